@@ -1,0 +1,192 @@
+"""Detection: residual -> tile period (scale) -> fold -> sync (offset) -> Viterbi -> CRC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from provenance.watermark import coding, pattern
+from provenance.watermark.imaging import luma_of
+
+MIN_DETECT_SIDE = 64
+MAX_DECODES = 6
+_MIN_PERIOD = 40.0
+_MAX_PERIOD = 240.0
+_HIGHPASS_SIGMA = 4.0
+_CLIP_MADS = 2.0
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What ``detect`` found. ``payload`` is the 48-bit ID when ``found``, else None."""
+
+    found: bool
+    payload: int | None
+    confidence: float  # sync peak height in standard deviations of the correlation surface
+    scale: tuple[float, float] | None  # (vertical, horizontal) size relative to the marked image
+    offset: tuple[float, float] | None  # (y, x) of the tile origin in pixels of this image
+    reason: str
+
+    @property
+    def payload_bytes(self) -> bytes | None:
+        if self.payload is None:
+            return None
+        return self.payload.to_bytes(coding.PAYLOAD_BITS // 8, "big")
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One (period, offset) alignment tried by the detector, with its decoded message."""
+
+    period: tuple[float, float]
+    shift: tuple[float, float]
+    sync_z: float
+    message: np.ndarray
+
+
+def _residual(luma: np.ndarray) -> np.ndarray:
+    """High-passed, outlier-clipped luminance: mostly watermark and noise, few edges."""
+    spectrum = np.fft.rfft2(luma)
+    fy = np.fft.fftfreq(luma.shape[0])[:, None]
+    fx = np.fft.rfftfreq(luma.shape[1])[None, :]
+    lowpass = np.exp(-2.0 * (np.pi * _HIGHPASS_SIGMA) ** 2 * (fy * fy + fx * fx))
+    residual = np.fft.irfft2(spectrum * (1.0 - lowpass), s=luma.shape)
+    spread = 1.4826 * float(np.median(np.abs(residual[::3, ::3]))) * _CLIP_MADS
+    limit = max(spread, 0.5)
+    return np.clip(residual, -limit, limit)
+
+
+def _peaks(profile: np.ndarray, lo: int, hi: int) -> list[int]:
+    """Local maxima of ``profile`` in [lo, hi], strongest first."""
+    seg = profile[lo - 1 : hi + 2]
+    inner = seg[1:-1]
+    is_peak = (inner >= seg[:-2]) & (inner > seg[2:])
+    idx = np.nonzero(is_peak)[0]
+    return [int(i) + lo for i in idx[np.argsort(inner[idx])[::-1]]]
+
+
+def _refine(profile: np.ndarray, lag: int) -> float:
+    """Sub-sample peak position by a parabola through three samples."""
+    a, b, c = profile[lag - 1], profile[lag], profile[lag + 1]
+    denom = a - 2 * b + c
+    return lag + (0.5 * (a - c) / denom if denom < 0 else 0.0)
+
+
+def _periods(profile: np.ndarray, length: int) -> list[float]:
+    """Candidate tile periods along one axis from its autocorrelation profile.
+
+    A periodic pattern gives peaks at every multiple of its period, so the strongest peak may be a
+    harmonic: step down to the smallest divisor that is still a strong peak, then average the
+    positions of the visible multiples for sub-pixel accuracy (needed on large images, where a small
+    period error adds up over many tiles).
+    """
+    hi = min(int(_MAX_PERIOD), length // 2 - 1)
+    lo = int(_MIN_PERIOD)
+    if hi <= lo:
+        return []
+    found: list[float] = []
+    for lag in _peaks(profile, lo, hi)[:2]:
+        base = float(lag)
+        for k in (4, 3, 2):
+            q = int(round(lag / k))
+            if q >= lo and profile[q - 1 : q + 2].max() >= 0.5 * profile[lag]:
+                base = lag / k
+                break
+        estimates, weights = [], []
+        for k in range(1, int(hi // base) + 1):
+            near = int(round(k * base))
+            window = profile[near - 2 : near + 3]
+            if window.size < 5:
+                break
+            peak = near - 2 + int(np.argmax(window))
+            if 1 <= peak < profile.size - 1:
+                estimates.append(_refine(profile, peak) / k)
+                weights.append(k)
+        if estimates:
+            found.append(float(np.average(estimates, weights=weights)))
+    return found
+
+
+def _fold(residual: np.ndarray, period: tuple[float, float]) -> np.ndarray:
+    """Average the residual into one FOLD x FOLD tile, assuming it repeats every ``period`` px."""
+    h, w = residual.shape
+    by = (np.arange(h) % period[0] * (pattern.FOLD / period[0])).astype(np.intp)
+    bx = (np.arange(w) % period[1] * (pattern.FOLD / period[1])).astype(np.intp)
+    np.minimum(by, pattern.FOLD - 1, out=by)
+    np.minimum(bx, pattern.FOLD - 1, out=bx)
+    index = (by[:, None] * pattern.FOLD + bx[None, :]).reshape(-1)
+    sums = np.bincount(index, weights=residual.reshape(-1), minlength=pattern.FOLD**2)
+    counts = np.bincount(index, minlength=pattern.FOLD**2)
+    return (sums / np.maximum(counts, 1)).reshape(pattern.FOLD, pattern.FOLD)
+
+
+def _sync(folded: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """Height (z-score) and sub-bin position of the sync pattern's correlation peak."""
+    surface = np.real(np.fft.ifft2(np.fft.fft2(folded) * pattern.sync_template_spectrum()))
+    flat = surface.reshape(-1)
+    top = int(np.argmax(flat))
+    z = float((flat[top] - flat.mean()) / (flat.std() or 1.0))
+    iy, ix = divmod(top, pattern.FOLD)
+    n = pattern.FOLD
+
+    def sub(a: float, b: float, c: float) -> float:
+        denom = a - 2 * b + c
+        return 0.5 * (a - c) / denom if denom < 0 else 0.0
+
+    dy = iy + sub(surface[(iy - 1) % n, ix], surface[iy, ix], surface[(iy + 1) % n, ix])
+    dx = ix + sub(surface[iy, (ix - 1) % n], surface[iy, ix], surface[iy, (ix + 1) % n])
+    return z, (dy, dx)
+
+
+def analyse(luma: np.ndarray) -> list[Hypothesis]:
+    """Every alignment worth decoding, best sync first (at most MAX_DECODES)."""
+    residual = _residual(luma)
+    spectrum = np.fft.rfft2(residual)
+    auto = np.fft.irfft2(spectrum.real**2 + spectrum.imag**2, s=residual.shape)
+    ys = _periods(auto[:, 0], residual.shape[0])
+    xs = _periods(auto[0, :], residual.shape[1])
+    nominal = float(pattern.TILE)
+    candidates = {(nominal, nominal)}
+    candidates.update((py, px) for py in ys[:2] for px in xs[:2])
+    candidates.update((p, p) for p in ys[:1] + xs[:1])
+    hypotheses = []
+    for period in candidates:
+        folded = _fold(residual, period)
+        z, shift = _sync(folded)
+        hypotheses.append((z, period, shift, folded))
+    hypotheses.sort(key=lambda item: item[0], reverse=True)
+    out = []
+    for z, period, shift, folded in hypotheses[:MAX_DECODES]:
+        soft = pattern.soft_code_bits(pattern.chip_values(folded, shift=shift))
+        out.append(Hypothesis(period=period, shift=shift, sync_z=z, message=coding.viterbi(soft)))
+    return out
+
+
+def detect(image: Image.Image) -> Detection:
+    """Look for a BrandForge watermark. Never raises on a readable image."""
+    if min(image.size) < MIN_DETECT_SIDE:
+        return Detection(
+            found=False, payload=None, confidence=0.0, scale=None, offset=None,
+            reason=f"image is {image.size[0]}x{image.size[1]} px, below the "
+            f"{MIN_DETECT_SIDE} px needed to search for a watermark",
+        )
+    hypotheses = analyse(luma_of(image))
+    for hyp in hypotheses:
+        bits = coding.split_and_check(hyp.message)
+        if bits is not None:
+            scale = (hyp.period[0] / pattern.TILE, hyp.period[1] / pattern.TILE)
+            offset = (
+                hyp.shift[0] * hyp.period[0] / pattern.FOLD,
+                hyp.shift[1] * hyp.period[1] / pattern.FOLD,
+            )
+            return Detection(
+                found=True, payload=coding.bits_to_int(bits), confidence=hyp.sync_z,
+                scale=scale, offset=offset, reason="payload decoded and its check matched",
+            )
+    best = max((h.sync_z for h in hypotheses), default=0.0)
+    return Detection(
+        found=False, payload=None, confidence=best, scale=None, offset=None,
+        reason="no alignment decoded to a payload whose check matched",
+    )
