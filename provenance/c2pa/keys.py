@@ -148,9 +148,7 @@ def build_signer(
         )
         .add_extension(x509.ExtendedKeyUsage(list(SIGNER_EKUS)), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return key, cert
@@ -222,7 +220,5 @@ def create_dev_credentials(
     write_atomic(path=paths.signer_key, data=_key_pem(signer_key), mode=0o600)
     write_atomic(path=paths.ca_cert, data=_cert_pem(ca_cert), mode=0o644)
     write_atomic(path=paths.signer_cert, data=_cert_pem(signer_cert), mode=0o644)
-    write_atomic(
-        path=paths.chain, data=_cert_pem(signer_cert) + _cert_pem(ca_cert), mode=0o644
-    )
+    write_atomic(path=paths.chain, data=_cert_pem(signer_cert) + _cert_pem(ca_cert), mode=0o644)
     return paths

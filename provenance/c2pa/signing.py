@@ -1,21 +1,16 @@
-"""C2PA signers and builder contexts, made once per process.
-
-c2pa objects wrap native handles and locks that must not cross fork(): Celery prefork and gunicorn
-workers each build their own on first use. The caches are keyed by os.getpid(), so a child that
-inherits a parent's cache ignores it instead of reusing the parent's handles.
-"""
+"""C2PA signers and builder contexts, made once per process (see process_local)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import c2pa
+
+from .process_local import ProcessLocalCache
 
 # ES256 is what keys.py makes and what the C2PA trust list ecosystem expects most widely.
 DEFAULT_ALGORITHM = "es256"
@@ -99,9 +94,7 @@ class CallbackSigner:
     def build(self) -> c2pa.Signer:
         chain = _read_pem(self.chain_path, "certificate chain").decode("ascii")
         try:
-            return c2pa.Signer.from_callback(
-                self.sign, _algorithm(self.algorithm), chain, self.tsa_url
-            )
+            return c2pa.Signer.from_callback(self.sign, _algorithm(self.algorithm), chain, self.tsa_url)
         except c2pa.C2paError as exc:
             raise SigningConfigError(
                 f"callback signer with chain {self.chain_path}: rejected by c2pa ({exc})"
@@ -142,29 +135,13 @@ class SubprocessKeySigner:
         return done.stdout
 
 
-_lock = threading.Lock()
-_signers: dict[tuple[int, SignerSpec], c2pa.Signer] = {}
-_contexts: dict[tuple[int, int | None], c2pa.Context] = {}
-
-
-def _drop_other_processes(cache: dict) -> None:
-    # Entries made before a fork belong to the parent; never close them here (that would free
-    # native memory the parent still owns), just forget them.
-    pid = os.getpid()
-    for key in [k for k in cache if k[0] != pid]:
-        del cache[key]
+_signers: ProcessLocalCache[c2pa.Signer] = ProcessLocalCache()
+_contexts: ProcessLocalCache[c2pa.Context] = ProcessLocalCache()
 
 
 def get_signer(*, spec: SignerSpec) -> c2pa.Signer:
     """This process's signer for `spec`, built on first use."""
-    key = (os.getpid(), spec)
-    with _lock:
-        _drop_other_processes(_signers)
-        signer = _signers.get(key)
-        if signer is None:
-            signer = spec.build()
-            _signers[key] = signer
-        return signer
+    return _signers.get(spec, spec.build)
 
 
 def builder_settings(*, thumbnail_edge: int | None) -> dict:
@@ -184,11 +161,5 @@ def builder_settings(*, thumbnail_edge: int | None) -> dict:
 
 def get_builder_context(*, thumbnail_edge: int | None) -> c2pa.Context:
     """This process's builder context for the given thumbnail size."""
-    key = (os.getpid(), thumbnail_edge)
-    with _lock:
-        _drop_other_processes(_contexts)
-        context = _contexts.get(key)
-        if context is None:
-            context = c2pa.Context.from_dict(builder_settings(thumbnail_edge=thumbnail_edge))
-            _contexts[key] = context
-        return context
+    settings = builder_settings(thumbnail_edge=thumbnail_edge)
+    return _contexts.get(thumbnail_edge, lambda: c2pa.Context.from_dict(settings))
