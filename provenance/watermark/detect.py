@@ -16,6 +16,9 @@ _MIN_PERIOD = 40.0
 _MAX_PERIOD = 240.0
 _HIGHPASS_SIGMA = 4.0
 _CLIP_MADS = 2.0
+_WEIGHT = True
+_WEIGHT_SIGMA = 4.0
+_WEIGHT_FLOOR = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,12 @@ def _residual(luma: np.ndarray) -> np.ndarray:
     residual = np.fft.irfft2(spectrum * (1.0 - lowpass), s=luma.shape)
     spread = 1.4826 * float(np.median(np.abs(residual[::3, ::3]))) * _CLIP_MADS
     limit = max(spread, 0.5)
-    return np.clip(residual, -limit, limit)
+    residual = np.clip(residual, -limit, limit)
+    if _WEIGHT:
+        from scipy import ndimage
+        local = ndimage.gaussian_filter(residual * residual, _WEIGHT_SIGMA)
+        residual = residual / np.sqrt(local + _WEIGHT_FLOOR)
+    return residual
 
 
 def _peaks(profile: np.ndarray, lo: int, hi: int) -> list[int]:
@@ -82,7 +90,7 @@ def _periods(profile: np.ndarray, length: int) -> list[float]:
     positions of the visible multiples for sub-pixel accuracy (needed on large images, where a small
     period error adds up over many tiles).
     """
-    hi = min(int(_MAX_PERIOD), length // 2 - 1)
+    hi = min(int(_MAX_PERIOD), length // 2)
     lo = int(_MIN_PERIOD)
     if hi <= lo:
         return []
