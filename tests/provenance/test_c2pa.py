@@ -255,21 +255,23 @@ def test_rendition_must_change_something_and_format_must_be_signable(options):
         )
 
 
-def test_thumbnail_is_at_most_256_px_or_absent(options):
-    big = encode(seed=4, size=600)
+@pytest.mark.parametrize("mime_type", ["image/png", "image/webp"])
+def test_thumbnail_is_small_jpeg_or_absent(mime_type, options):
+    big = encode(seed=4, size=600, mime_type=mime_type)
     with_thumb = manifests.SignOptions(signer=options.signer, thumbnail_edge=256)
     signed = manifests.sign_generated(
-        data=big, mime_type="image/png", title="t", lineage=lineage(), options=with_thumb
+        data=big, mime_type=mime_type, title="t", lineage=lineage(), options=with_thumb
     )
-    with c2pa.Reader("image/png", io.BytesIO(signed)) as reader:
-        thumb_ref = reader.get_active_manifest()["thumbnail"]["identifier"]
+    with c2pa.Reader(mime_type, io.BytesIO(signed)) as reader:
+        thumb = reader.get_active_manifest()["thumbnail"]
         out = io.BytesIO()
-        reader.resource_to_stream(thumb_ref, out)
+        reader.resource_to_stream(thumb["identifier"], out)
+    assert thumb["format"] == "image/jpeg"
     assert 0 < max(Image.open(io.BytesIO(out.getvalue())).size) <= 256
-    unsigned_thumb = manifests.sign_generated(
-        data=big, mime_type="image/png", title="t", lineage=lineage(), options=options
+    without = manifests.sign_generated(
+        data=big, mime_type=mime_type, title="t", lineage=lineage(), options=options
     )
-    assert "thumbnail" not in reading.read_manifest(data=unsigned_thumb).active_manifest
+    assert "thumbnail" not in reading.read_manifest(data=without).active_manifest
 
 
 # --- publication ------------------------------------------------------------------------------
@@ -401,3 +403,15 @@ def test_two_manifest_stores_conflict(generated_png, stranger, trust):
 def test_unreadable_path(tmp_path):
     report = reading.read_manifest_file(path=tmp_path / "missing.png")
     assert report.verdict == reading.Verdict.UNREADABLE_FILE and "missing.png" in report.summary
+
+
+def test_provenance_init_command_writes_once(tmp_path):
+    from django.core.management.base import CommandError
+
+    from provenance.management.commands.provenance_init import Command
+
+    options = {"directory": tmp_path / "keys", "force": False, "organization": "Cmd Test"}
+    Command(stdout=io.StringIO()).handle(**options)
+    assert stat.S_IMODE((tmp_path / "keys" / keys.SIGNER_KEY_NAME).stat().st_mode) == 0o600
+    with pytest.raises(CommandError, match="force"):
+        Command(stdout=io.StringIO()).handle(**options)
