@@ -13,8 +13,8 @@ Choices a caller should know:
   output carries no profile, since untagged web images are read as sRGB. A profile littlecms cannot
   read is dropped and the pixels are taken as sRGB.
 * Metadata (EXIF, XMP, comments, text chunks) is never copied to the output.
-* Without ``format-``, the output keeps the source format when it is one of jpeg/png/webp/avif;
-  anything else becomes PNG if it has transparency, else JPEG. ``quality-`` is ignored when that
+* Without ``format-``, the output keeps the source format when it is one of jpeg/png/webp/avif,
+  GIF becomes PNG, and anything else (TIFF, BMP, ...) becomes PNG if it has transparency, else JPEG. ``quality-`` is ignored when that
   implicit format is PNG.
 """
 
@@ -46,7 +46,8 @@ AVIF_SPEED = 8
 # JPEG DCT scaling leaves at least this factor for the Lanczos pass, which keeps edges crisp.
 DRAFT_MARGIN = 2
 _TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
-_SOURCE_FORMAT_ALIASES = {"jpg": "jpeg", "mpo": "jpeg"}
+# GIFs are flat-colour graphics that JPEG would smear; MPO is a multi-picture JPEG.
+_SOURCE_FORMAT_ALIASES = {"jpg": "jpeg", "mpo": "jpeg", "gif": "png"}
 _SRGB = ImageCms.createProfile("sRGB")
 
 
@@ -147,7 +148,10 @@ def _to_working_mode(image: Image.Image, *, icc: bytes | None) -> tuple[Image.Im
         return Image.fromarray(np.clip(samples, 0, 255).astype(np.uint8)), icc
     if mode in ("1", "F"):
         return image.convert("L"), icc
-    if mode in ("P", "PA", "LA", "La", "RGBa"):
+    if mode == "La":
+        # Pillow converts premultiplied grey only to its straight form.
+        image = image.convert("LA")
+    if image.mode in ("P", "PA", "LA", "RGBa"):
         return image.convert("RGBA" if image.has_transparency_data else "RGB"), icc
     return image.convert("RGB"), icc
 
