@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -200,6 +201,45 @@ def test_metadata_is_stripped() -> None:
         assert b"SecretCameraMaker" not in result.data and b"internal note" not in result.data
         decoded = _open(result.data)
         assert not decoded.getexif() and not decoded.info.get("icc_profile")
+
+
+def _xyz_tag(x: float, y: float, z: float) -> bytes:
+    return b"XYZ " + bytes(4) + b"".join(struct.pack(">i", round(v * 65536)) for v in (x, y, z))
+
+
+def _matrix_rgb_profile(*, red: tuple[float, ...], green: tuple[float, ...], blue: tuple[float, ...]) -> bytes:
+    """A minimal ICC v2 display profile: primaries (D50 XYZ) and a gamma-2.2 curve per channel."""
+    name = b"Test RGB\0"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(name)) + name + bytes(8 + 3 + 67)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, 0x0233) + bytes(2)
+    white = _xyz_tag(0.9642, 1.0, 0.8249)
+    tags = [(b"desc", desc), (b"wtpt", white), (b"rXYZ", _xyz_tag(*red)), (b"gXYZ", _xyz_tag(*green)),
+            (b"bXYZ", _xyz_tag(*blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]  # fmt: skip
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data + bytes(-len(data) % 4)
+    header = struct.pack(">I4sI", offset + len(body), bytes(4), 0x02100000) + b"mntrRGB XYZ " + bytes(12)
+    header += b"acsp" + bytes(28) + white[8:] + bytes(48)
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+# sRGB's primaries adapted to D50; a profile that swaps red and green makes the colours easy to check.
+_SRGB_RED, _SRGB_GREEN, _SRGB_BLUE = (0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_icc_profile_is_converted_to_srgb(mode: str) -> None:
+    swapped = _matrix_rgb_profile(red=_SRGB_GREEN, green=_SRGB_RED, blue=_SRGB_BLUE)
+    source = Image.new(mode, (16, 16), (255, 0, 0, 200)[: len(mode)])
+    data = _encode(source, "PNG", icc_profile=swapped)
+    decoded = _open(render(image=_open(data), spec="width-8|format-png", source_format="png").data)
+    assert decoded.mode == mode and not decoded.info.get("icc_profile")
+    # The source's "red" channel is sRGB green under its profile.
+    assert decoded.getpixel((4, 4))[:3] == (0, 255, 0)
+    if mode == "RGBA":
+        assert decoded.getpixel((4, 4))[3] == 200
 
 
 def test_unreadable_icc_profile_is_ignored() -> None:
