@@ -1,0 +1,1 @@
+"""BrandForge's few-shot GAN networks (pure torch; nothing here imports Django)."""

@@ -1,0 +1,87 @@
+"""Network configuration: one dataclass sizes the generator and the discriminator.
+
+The config travels inside checkpoints as a plain dict (``to_dict``) so that checkpoints load with
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from generative.nn.errors import GANConfigError
+
+SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    resolution: int = 64
+    img_channels: int = 3
+    z_dim: int = 128
+    w_dim: int = 128
+    mapping_layers: int = 4
+    # Channel width per feature-map resolution is min(channel_base // res, channel_max): wide at
+    # low resolution where pixels are few, narrow at high resolution where they are many.
+    channel_base: int = 4096
+    channel_max: int = 256
+    num_classes: int = 0
+    # Skip-layer excitation: a low-resolution block gates the channels of the block `sle_span`
+    # octaves above it, giving the generator a short gradient path (FastGAN-style).
+    sle: bool = True
+    sle_span: int = 3
+    mbstd_group: int = 4
+    lr_multiplier_mapping: float = 0.01
+    w_avg_beta: float = 0.995
+
+    def __post_init__(self) -> None:
+        if self.resolution not in SUPPORTED_RESOLUTIONS:
+            raise GANConfigError(
+                f"resolution={self.resolution!r} is not supported; choose one of {SUPPORTED_RESOLUTIONS}"
+            )
+        for name in ("img_channels", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max"):
+            if getattr(self, name) < 1:
+                raise GANConfigError(f"{name}={getattr(self, name)!r} must be a positive integer")
+        if self.num_classes < 0:
+            raise GANConfigError(f"num_classes={self.num_classes!r} must be 0 (unconditional) or more")
+        if self.mbstd_group < 1:
+            raise GANConfigError(f"mbstd_group={self.mbstd_group!r} must be at least 1")
+
+    @classmethod
+    def default(cls, resolution: int) -> GANConfig:
+        """The tuned defaults for one output size (32, 64, 128 or 256 px)."""
+        widths = {32: (4096, 256), 64: (4096, 256), 128: (8192, 256), 256: (16384, 256)}
+        if resolution not in widths:
+            raise GANConfigError(
+                f"resolution={resolution!r} has no default; choose one of {SUPPORTED_RESOLUTIONS}"
+            )
+        base, cmax = widths[resolution]
+        return cls(resolution=resolution, channel_base=base, channel_max=cmax)
+
+    @property
+    def log2_res(self) -> int:
+        return self.resolution.bit_length() - 1
+
+    @property
+    def block_resolutions(self) -> list[int]:
+        """Feature-map sizes of the synthesis blocks after the 4x4 input: 8, 16, ..., resolution."""
+        return [2**i for i in range(3, self.log2_res + 1)]
+
+    def channels(self, res: int) -> int:
+        return max(min(self.channel_base // res, self.channel_max), 16)
+
+    @property
+    def num_ws(self) -> int:
+        """Per-layer styles: one for the 4x4 conv, two per block, one for the final toRGB."""
+        return 1 + 2 * len(self.block_resolutions) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GANConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise GANConfigError(f"GANConfig.from_dict got unknown keys {unknown}")
+        return cls(**data)

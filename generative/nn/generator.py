@@ -1,0 +1,129 @@
+"""Style-based generator: a mapping network (z, label) -> per-layer styles ws, and a synthesis
+network ws -> image. Keeping the two apart lets variant tools edit, mix and truncate ws."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from generative.nn.config import GANConfig
+from generative.nn.errors import ShapeError
+from generative.nn.layers import EqualLinear, ModulatedConv2d, SkipLayerExcitation, upsample2x
+
+
+def _normalize_2nd_moment(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
+
+
+class MappingNetwork(nn.Module):
+    """z (and an optional class label) -> ws of shape [batch, num_ws, w_dim].
+
+    ``w_avg`` tracks the running mean of w during training; truncation pulls ws toward it.
+    """
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        self.z_dim, self.w_dim, self.num_ws = config.z_dim, config.w_dim, config.num_ws
+        self.num_classes = config.num_classes
+        self.w_avg_beta = config.w_avg_beta
+        in_dim = config.z_dim
+        self.embed: EqualLinear | None = None
+        if config.num_classes > 0:
+            self.embed = EqualLinear(config.num_classes, config.w_dim)
+            in_dim += config.w_dim
+        layers = []
+        for i in range(config.mapping_layers):
+            layers.append(EqualLinear(in_dim if i == 0 else config.w_dim, config.w_dim,
+                                      lr_multiplier=config.lr_multiplier_mapping, activate=True))
+        self.layers = nn.ModuleList(layers)
+        self.register_buffer("w_avg", torch.zeros(config.w_dim))
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                update_w_avg: bool = False) -> torch.Tensor:
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ShapeError(f"z has shape {tuple(z.shape)}; expected [batch, {self.z_dim}]")
+        x = _normalize_2nd_moment(z)
+        if self.embed is not None:
+            if c is None:
+                raise ShapeError(f"this generator has {self.num_classes} classes and needs labels c")
+            onehot = F.one_hot(c.long(), self.num_classes).to(z.dtype)
+            x = torch.cat([x, _normalize_2nd_moment(self.embed(onehot))], dim=1)
+        for layer in self.layers:
+            x = layer(x)
+        if update_w_avg:
+            with torch.no_grad():
+                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        ws = x.unsqueeze(1).expand(-1, self.num_ws, -1)
+        if truncation_psi != 1.0:
+            ws = self.w_avg.lerp(ws, truncation_psi)
+        return ws
+
+
+class SynthesisBlock(nn.Module):
+    """Doubles the feature map size and applies two style-modulated 3x3 convolutions."""
+
+    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int) -> None:
+        super().__init__()
+        self.conv0 = ModulatedConv2d(in_channels, out_channels, w_dim=w_dim)
+        self.conv1 = ModulatedConv2d(out_channels, out_channels, w_dim=w_dim)
+
+    def forward(self, x: torch.Tensor, w0: torch.Tensor, w1: torch.Tensor) -> torch.Tensor:
+        return self.conv1(self.conv0(upsample2x(x), w0), w1)
+
+
+class SynthesisNetwork(nn.Module):
+    """ws [batch, num_ws, w_dim] -> images [batch, img_channels, res, res] in about [-1, 1]."""
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        self.num_ws, self.w_dim = config.num_ws, config.w_dim
+        c4 = config.channels(4)
+        self.const = nn.Parameter(torch.randn(1, c4, 4, 4))
+        self.conv4 = ModulatedConv2d(c4, c4, w_dim=config.w_dim)
+        self.blocks = nn.ModuleList()
+        channels = {4: c4}
+        for res in config.block_resolutions:
+            channels[res] = config.channels(res)
+            self.blocks.append(SynthesisBlock(channels[res // 2], channels[res], w_dim=config.w_dim))
+        self.to_rgb = ModulatedConv2d(channels[config.resolution], config.img_channels, w_dim=config.w_dim,
+                                      kernel_size=1, demodulate=False, activate=False)
+        # Each excitation gates the block `sle_span` octaves above its source; index by target block.
+        self.sle_sources: dict[int, int] = {}
+        self.sle = nn.ModuleDict()
+        if config.sle:
+            for res in config.block_resolutions:
+                src = res >> config.sle_span
+                if src >= 4:
+                    self.sle_sources[res] = src
+                    self.sle[str(res)] = SkipLayerExcitation(channels[src], channels[res])
+
+    def forward(self, ws: torch.Tensor) -> torch.Tensor:
+        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ShapeError(f"ws has shape {tuple(ws.shape)}; expected [batch, {self.num_ws}, {self.w_dim}]")
+        x = self.const.expand(ws.shape[0], -1, -1, -1)
+        x = x.contiguous(memory_format=torch.channels_last)
+        x = self.conv4(x, ws[:, 0])
+        feats = {4: x}
+        res = 4
+        for i, block in enumerate(self.blocks):
+            res *= 2
+            x = block(x, ws[:, 1 + 2 * i], ws[:, 2 + 2 * i])
+            if res in self.sle_sources:
+                x = self.sle[str(res)](feats[self.sle_sources[res]], x)
+            feats[res] = x
+        return self.to_rgb(x, ws[:, -1])
+
+
+class Generator(nn.Module):
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.z_dim, self.num_classes = config.z_dim, config.num_classes
+        self.mapping = MappingNetwork(config)
+        self.synthesis = SynthesisNetwork(config)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                update_w_avg: bool = False) -> torch.Tensor:
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, update_w_avg=update_w_avg)
+        return self.synthesis(ws)

@@ -1,0 +1,122 @@
+"""Building blocks shared by the generator and the discriminator.
+
+Weights are stored at unit variance and scaled at run time (equalised learning rate), so Adam's
+per-parameter step size means the same thing in every layer. Convolutions keep the input's memory
+format, so a channels-last model stays channels-last end to end.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+LRELU_SLOPE = 0.2
+# Restores unit variance after a leaky ReLU with slope 0.2 (He et al. gain).
+LRELU_GAIN = math.sqrt(2.0)
+
+
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+
+
+class EqualLinear(nn.Module):
+    def __init__(self, in_features: int, out_features: int, *, bias_init: float = 0.0,
+                 lr_multiplier: float = 1.0, activate: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_multiplier))
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+        self.activate = activate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
+        return lrelu(x) if self.activate else x
+
+
+class EqualConv2d(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int = 3, bias: bool = True,
+                 activate: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = kernel_size // 2
+        self.activate = activate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
+        return lrelu(x) if self.activate else x
+
+
+class ModulatedConv2d(nn.Module):
+    """A convolution whose input channels are scaled by a per-sample style.
+
+    Modulating the activations instead of the weights keeps one shared weight for the whole batch,
+    so the convolution runs as a single dense conv2d (fast on CPU and GPU alike); demodulation then
+    divides each output channel by the norm the modulated weight would have had.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, kernel_size: int = 3,
+                 demodulate: bool = True, activate: bool = True) -> None:
+        super().__init__()
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = kernel_size // 2
+        self.demodulate = demodulate
+        self.activate = activate
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w)
+        weight = self.weight * self.weight_gain
+        x = x * styles[:, :, None, None]
+        x = F.conv2d(x, weight, None, padding=self.padding)
+        if self.demodulate:
+            # Sum over kernel taps of w^2, contracted with s^2 over input channels: |W * s| per output.
+            wsq = weight.square().sum(dim=(2, 3))
+            dcoefs = torch.rsqrt(styles.square() @ wsq.t() + 1e-8)
+            x = x * dcoefs[:, :, None, None]
+        x = x + self.bias[None, :, None, None]
+        return lrelu(x) if self.activate else x
+
+
+class SkipLayerExcitation(nn.Module):
+    """Channel gates for a high-resolution feature map computed from a low-resolution one."""
+
+    def __init__(self, low_channels: int, high_channels: int) -> None:
+        super().__init__()
+        self.squeeze = EqualConv2d(low_channels, low_channels, kernel_size=1, activate=True)
+        self.excite = EqualConv2d(low_channels, high_channels, kernel_size=1)
+
+    def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        gate = F.adaptive_avg_pool2d(low, 1)
+        gate = torch.sigmoid(self.excite(self.squeeze(gate)))
+        return high * gate
+
+
+def upsample2x(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+def downsample2x(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, kernel_size=2)
+
+
+def minibatch_stddev(x: torch.Tensor, *, group_size: int) -> torch.Tensor:
+    """Append one feature map holding the spread of features across a group of samples.
+
+    The discriminator can then see a batch's lack of variety (mode collapse) directly.
+    """
+    n, c, h, w = x.shape
+    g = min(group_size, n)
+    while n % g:
+        g -= 1
+    y = x.reshape(g, n // g, c, h, w)
+    y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()
+    y = y.mean(dim=(1, 2, 3)).reshape(1, n // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
+    return torch.cat([x, y], dim=1)

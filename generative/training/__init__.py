@@ -1,0 +1,1 @@
+"""Pure-torch training for BrandForge's GANs: trainer, checkpoints, EMA, samples, export, DDP entry."""

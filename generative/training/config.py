@@ -1,0 +1,67 @@
+"""Training hyper-parameters; stored in every checkpoint as a plain dict."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from generative.nn.augment import ALL_OPS
+from generative.nn.config import GANConfig
+from generative.nn.errors import GANConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    gan: GANConfig = field(default_factory=lambda: GANConfig.default(64))
+    batch_size: int = 16  # per process
+    lr_g: float = 0.002
+    lr_d: float = 0.002
+    beta1: float = 0.0
+    beta2: float = 0.99
+    r1_gamma: float = 1.0
+    # R1 runs on one step in `r1_interval` (lazy regularisation), scaled up to the same strength.
+    r1_interval: int = 16
+    style_mixing_prob: float = 0.9
+    ema_kimg: float = 10.0
+    ema_rampup: float = 0.05
+    augment: bool = True
+    augment_p: float = 0.0
+    ada_target: float = 0.6
+    ada_speed_kimg: float = 100.0
+    ada_interval: int = 4
+    augment_ops: tuple[str, ...] = ALL_OPS
+    checkpoint_kimg: float = 10.0
+    keep_checkpoints: int = 3
+    sample_count: int = 16
+    sample_seed: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "r1_interval", "ada_interval", "keep_checkpoints", "sample_count"):
+            if getattr(self, name) < 1:
+                raise GANConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
+        if self.checkpoint_kimg <= 0:
+            raise GANConfigError(f"checkpoint_kimg={self.checkpoint_kimg!r} must be positive")
+        if not 0.0 <= self.augment_p <= 1.0:
+            raise GANConfigError(f"augment_p={self.augment_p!r} must lie in [0, 1]")
+        unknown = sorted(set(self.augment_ops) - set(ALL_OPS))
+        if unknown:
+            raise GANConfigError(f"augment_ops {unknown} are unknown; choose from {ALL_OPS}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["augment_ops"] = list(self.augment_ops)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise GANConfigError(f"TrainConfig.from_dict got unknown keys {unknown}")
+        values = dict(data)
+        if "gan" in values:
+            values["gan"] = GANConfig.from_dict(values["gan"])
+        if "augment_ops" in values:
+            values["augment_ops"] = tuple(values["augment_ops"])
+        return cls(**values)
