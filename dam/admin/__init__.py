@@ -1,0 +1,1 @@
+from dam.admin import assets, collections  # noqa: F401

@@ -1,0 +1,25 @@
+"""DAM settings, read lazily from Django settings (``DAM_*``) with defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.appsettings import app_settings
+
+DEFAULTS: dict[str, Any] = {
+    "MAX_UPLOAD_BYTES": 200 * 1024 * 1024,
+    "MAX_PIXELS": 80_000_000,
+    "MAX_FRAMES": 1000,
+    "NEAR_DUPLICATE_DISTANCE": 6,
+    "PREWARM_SPECS": ["max-165x165|format-webp", "fill-300x200|format-webp", "max-800x800|format-webp"],
+    "RENDITION_MAX_SIDE": 8000,
+    "RENDITION_MAX_PIXELS": 40_000_000,
+    "RENDITION_URL_MAX_AGE": 3600,
+    "ZIP_MAX_MEMBERS": 10_000,
+    "ZIP_MAX_TOTAL_BYTES": 4 * 1024 * 1024 * 1024,
+    "ZIP_MAX_RATIO": 200,
+    "STAGING_GRACE_SECONDS": 3600,
+}
+
+
+dam_settings = app_settings("DAM_", DEFAULTS)

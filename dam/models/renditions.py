@@ -1,0 +1,22 @@
+"""Renditions: derived files of a version, one per canonical spec."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Rendition(models.Model):
+    version = models.ForeignKey("dam.AssetVersion", on_delete=models.CASCADE, related_name="renditions")
+    spec = models.CharField(max_length=255)
+    file = models.FileField(max_length=500)
+    mime = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "spec"], name="dam_rendition_unique_spec")]
+
+    def __str__(self) -> str:
+        return f"{self.version} [{self.spec}]"

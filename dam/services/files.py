@@ -1,0 +1,68 @@
+"""Writing files so that no crash leaves a file without a row or a row without a file.
+
+The protocol: (1) commit a PendingFile row naming the file, (2) write the bytes, (3) in the
+transaction that creates the rows pointing at the file, delete the PendingFile row. A process killed
+anywhere leaves either nothing, or a PendingFile row and maybe a partial file, which
+:func:`reconcile_pending` removes once the grace period shows no live process owns it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from dam.models import AssetVersion, PendingFile, Rendition
+
+logger = logging.getLogger(__name__)
+
+
+def write_pending(*, stem: str, ext: str, data: bytes) -> str:
+    """Journal a fresh name under ``stem`` then write ``data`` there.
+
+    Returns the stored name; the caller must :func:`adopt` it in the transaction that references
+    it, or :func:`discard` it. A random suffix keeps concurrent writers of the same content (two
+    requests making one rendition, two imports of one file) from ever touching each other's file.
+    """
+    name = f"{stem}-{secrets.token_hex(4)}.{ext}"
+    # Committed on its own: the journal row must outlive a rollback of the caller's transaction.
+    with transaction.atomic(durable=not transaction.get_connection().in_atomic_block):
+        PendingFile.objects.create(name=name)
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:
+        default_storage.delete(saved)
+        raise FileExistsError(f"storage renamed {name!r} to {saved!r}; refusing an unjournaled name")
+    return name
+
+
+def adopt(name: str) -> None:
+    """Call inside the transaction that creates the row pointing at ``name``."""
+    PendingFile.objects.filter(name=name).delete()
+
+
+def discard(name: str) -> None:
+    """Remove a journaled file that will not be adopted (an error, or a concurrent winner)."""
+    default_storage.delete(name)
+    PendingFile.objects.filter(name=name).delete()
+
+
+def _referenced(name: str) -> bool:
+    return AssetVersion.objects.filter(file=name).exists() or Rendition.objects.filter(file=name).exists()
+
+
+def reconcile_pending(*, grace_seconds: int) -> int:
+    """Delete files journaled more than ``grace_seconds`` ago that no row adopted. Returns the count."""
+    cutoff = timezone.now() - timedelta(seconds=grace_seconds)
+    removed = 0
+    for pending in PendingFile.objects.filter(created_at__lte=cutoff):
+        if not _referenced(pending.name):
+            default_storage.delete(pending.name)
+            removed += 1
+            logger.warning("removed %s left behind by an interrupted write", pending.name)
+        pending.delete()
+    return removed

@@ -1,0 +1,170 @@
+"""Ingest: the one path by which a file becomes an asset version (admin, CLI, REST)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import BinaryIO, Literal
+
+from django.db import IntegrityError, transaction
+
+from dam.conf import dam_settings
+from dam.exceptions import PermissionDeniedError
+from dam.ingest.errors import RejectedFile
+from dam.ingest import IngestLimits, InspectedFile, inspect_file
+from dam.models import Asset, AssetVersion, Collection, CollectionPermission, Tag
+from dam.selectors import near_duplicate_of, user_can
+from dam.services import files
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["created", "new_version", "duplicate"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    asset: Asset
+    version: AssetVersion
+    outcome: Outcome
+
+    @property
+    def near_duplicate_of(self) -> AssetVersion | None:
+        return self.version.near_duplicate_of
+
+
+def ingest_limits() -> IngestLimits:
+    return IngestLimits(
+        max_bytes=dam_settings.MAX_UPLOAD_BYTES,
+        max_pixels=dam_settings.MAX_PIXELS,
+        max_frames=dam_settings.MAX_FRAMES,
+    )
+
+
+def original_storage_stem(inspected: InspectedFile) -> str:
+    sha = inspected.sha256
+    return f"originals/{sha[:2]}/{sha[2:4]}/{sha}"
+
+
+def _title_from(name: str) -> str:
+    stem = os.path.splitext(os.path.basename(name))[0]
+    return stem.replace("_", " ").replace("-", " ").strip()[:255] or "Untitled"
+
+
+def ingest_file(
+    *,
+    name: str,
+    fileobj: BinaryIO,
+    collection: Collection,
+    user,
+    tags: Iterable[str] = (),
+    title: str | None = None,
+    asset: Asset | None = None,
+    source: str = Asset.Source.UPLOADED,
+    training_allowed: bool = False,
+) -> IngestResult:
+    """Validate ``fileobj`` and store it as a new asset (or a new version of ``asset``).
+
+    Raises :class:`RejectedFile` naming the file and the reason, or
+    :class:`PermissionDeniedError`. ``user=None`` is the trusted system (CLI, workers) and skips the
+    permission check. An exact duplicate (same sha256) returns the existing version
+    without storing anything. Call it outside an outer transaction so the file journal commits.
+    """
+    target = asset.collection if asset is not None else collection
+    action = CollectionPermission.Action.CHANGE if asset is not None else CollectionPermission.Action.ADD
+    if user is not None and not user_can(user, action, target):
+        raise PermissionDeniedError(f"{name}: you may not {action} assets in collection {target}")
+
+    inspected = inspect_file(name=name, fileobj=fileobj, limits=ingest_limits())
+    existing = AssetVersion.objects.select_related("asset").filter(sha256=inspected.sha256).first()
+    if existing is not None:
+        return IngestResult(asset=existing.asset, version=existing, outcome="duplicate")
+
+    twin = near_duplicate_of(inspected.phash, max_distance=dam_settings.NEAR_DUPLICATE_DISTANCE)
+    stored_name = files.write_pending(
+        stem=original_storage_stem(inspected), ext=inspected.ext, data=inspected.data
+    )
+    try:
+        with transaction.atomic():
+            result = _create_rows(
+                inspected=inspected,
+                stored_name=stored_name,
+                collection=collection,
+                asset=asset,
+                user=user,
+                tags=tags,
+                title=title,
+                source=source,
+                training_allowed=training_allowed,
+                twin=twin,
+            )
+            files.adopt(stored_name)
+    except IntegrityError:
+        # A concurrent ingest of the same bytes committed first: theirs is the asset.
+        files.discard(stored_name)
+        existing = AssetVersion.objects.select_related("asset").filter(sha256=inspected.sha256).first()
+        if existing is None:
+            raise
+        return IngestResult(asset=existing.asset, version=existing, outcome="duplicate")
+    except BaseException:
+        files.discard(stored_name)
+        raise
+    _after_commit(result.version)
+    return result
+
+
+def _create_rows(
+    *, inspected, stored_name, collection, asset, user, tags, title, source, training_allowed, twin
+) -> IngestResult:
+    outcome: Outcome = "new_version"
+    if asset is None:
+        outcome = "created"
+        asset = Asset(
+            title=(title or _title_from(inspected.name)),
+            collection=collection,
+            source=source,
+            training_allowed=training_allowed,
+            created_by=user if getattr(user, "pk", None) else None,
+        )
+        asset.full_clean()
+        asset.save()
+    else:
+        asset = Asset.objects.select_for_update().get(pk=asset.pk)
+    last = asset.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    version = AssetVersion(
+        asset=asset,
+        number=last + 1,
+        file=stored_name,
+        original_filename=os.path.basename(inspected.name)[:255],
+        sha256=inspected.sha256,
+        size=inspected.size,
+        mime=inspected.mime,
+        width=inspected.width,
+        height=inspected.height,
+        mode=inspected.mode,
+        has_icc=inspected.has_icc,
+        frames=inspected.frames,
+        metadata=inspected.metadata,
+        phash=inspected.phash,
+        palette=inspected.palette,
+        near_duplicate_of=twin[0] if twin else None,
+        near_duplicate_distance=twin[1] if twin else None,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    version.save()
+    asset.current_version = version
+    asset.save(update_fields=["current_version", "updated_at"])
+    tag_names = sorted({t.strip() for t in tags if t and t.strip()})
+    if tag_names:
+        asset.tags.add(*[Tag.objects.get_or_create(name=n)[0] for n in tag_names])
+    return IngestResult(asset=asset, version=version, outcome=outcome)
+
+
+def _after_commit(version: AssetVersion) -> None:
+    from dam import tasks
+
+    tasks.prewarm_renditions.delay_on_commit(version.pk)
+
+
+__all__ = ["IngestResult", "RejectedFile", "ingest_file", "ingest_limits"]

@@ -1,0 +1,93 @@
+"""Renditions: made on demand, stored once per (version, canonical spec), safe under races."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from PIL import Image
+
+from dam.conf import dam_settings
+from dam.models import AssetVersion, Rendition
+from dam.renditions import RenditionLimits, RenditionSpec, parse_spec, render
+from dam.services import files
+
+SVG_MIME = "image/svg+xml"
+_URL_SALT = "dam.rendition-url"
+
+
+def rendition_limits() -> RenditionLimits:
+    return RenditionLimits(
+        max_dimension=dam_settings.RENDITION_MAX_SIDE, max_pixels=dam_settings.RENDITION_MAX_PIXELS
+    )
+
+
+def canonical_spec(spec: str | RenditionSpec) -> RenditionSpec:
+    """Parse ``spec`` (raising InvalidRenditionSpec with the offending part named)."""
+    return spec if isinstance(spec, RenditionSpec) else parse_spec(spec, limits=rendition_limits())
+
+
+def _open_source(version: AssetVersion) -> Image.Image:
+    with version.file.open("rb") as handle:
+        data = handle.read()
+    if version.mime == SVG_MIME:
+        from dam.ingest.svg import rasterise_svg
+
+        return rasterise_svg(data)
+    return Image.open(io.BytesIO(data))
+
+
+def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec) -> Rendition:
+    parsed = canonical_spec(spec)
+    existing = Rendition.objects.filter(version=version, spec=parsed.canonical).first()
+    if existing is not None:
+        return existing
+
+    asset = version.asset
+    focal = asset.focal_point if asset.current_version_id == version.pk else None
+    with _open_source(version) as source:
+        rendered = render(
+            image=source, spec=parsed, focal_point=focal, source_format=version.mime, limits=rendition_limits()
+        )
+    digest = hashlib.sha256(parsed.canonical.encode()).hexdigest()[:16]
+    stem = f"renditions/{version.sha256[:2]}/{version.sha256}/{digest}"
+    stored = files.write_pending(stem=stem, ext=rendered.ext, data=rendered.data)
+    try:
+        with transaction.atomic():
+            rendition = Rendition.objects.create(
+                version=version,
+                spec=parsed.canonical,
+                file=stored,
+                mime=rendered.mime,
+                width=rendered.width,
+                height=rendered.height,
+                size=len(rendered.data),
+            )
+            files.adopt(stored)
+    except IntegrityError:
+        # Another request made the same rendition first: keep theirs, drop ours.
+        files.discard(stored)
+        return Rendition.objects.get(version=version, spec=parsed.canonical)
+    except BaseException:
+        files.discard(stored)
+        raise
+    return rendition
+
+
+def rendition_token(*, version_id: int, spec: str) -> str:
+    return signing.dumps({"v": version_id, "s": spec}, salt=_URL_SALT, compress=True)
+
+
+def rendition_url(*, version: AssetVersion, spec: str | RenditionSpec) -> str:
+    """A signed URL for a rendition; valid for DAM_RENDITION_URL_MAX_AGE seconds."""
+    parsed = canonical_spec(spec)
+    return reverse("dam:rendition", kwargs={"token": rendition_token(version_id=version.pk, spec=parsed.canonical)})
+
+
+def read_rendition_token(token: str) -> tuple[int, str]:
+    """Returns (version id, spec); raises signing.BadSignature / SignatureExpired."""
+    data = signing.loads(token, salt=_URL_SALT, max_age=dam_settings.RENDITION_URL_MAX_AGE)
+    return int(data["v"]), str(data["s"])

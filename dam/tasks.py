@@ -1,0 +1,37 @@
+"""DAM background work. Tasks take ids, look the rows up themselves and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from dam.conf import dam_settings
+from dam.models import AssetVersion
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, ignore_result=False)
+def prewarm_renditions(version_id: int) -> list[str]:
+    """Make the configured renditions of one version; returns the specs now present."""
+    from dam.renditions import InvalidRenditionSpec
+    from dam.services.renditions import get_or_create_rendition
+
+    version = AssetVersion.objects.select_related("asset").filter(pk=version_id).first()
+    if version is None:  # deleted since it was queued: nothing to do
+        return []
+    made = []
+    for spec in dam_settings.PREWARM_SPECS:
+        try:
+            made.append(get_or_create_rendition(version=version, spec=spec).spec)
+        except InvalidRenditionSpec as exc:
+            logger.error("DAM_PREWARM_SPECS has an invalid spec %r: %s", spec, exc)
+    return made
+
+
+@shared_task(acks_late=True)
+def reconcile_pending_files() -> int:
+    from dam.services.files import reconcile_pending
+
+    return reconcile_pending(grace_seconds=dam_settings.STAGING_GRACE_SECONDS)
