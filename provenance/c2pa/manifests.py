@@ -194,10 +194,9 @@ def sign_generated(
         "action": "c2pa.edited" if lineage.parent else "c2pa.created",
         "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
         "softwareAgent": {"name": PRODUCT_NAME, "version": lineage.model_version},
-        "parameters": {"com.brandforge.recipe": lineage.recipe} if lineage.recipe else {},
     }
-    if not generation["parameters"]:
-        del generation["parameters"]
+    if lineage.recipe:
+        generation["parameters"] = {"com.brandforge.recipe": lineage.recipe}
     actions = [
         generation,
         {"action": "c2pa.watermarked.bound", "parameters": {"alg": lineage.watermark_algorithm}},

@@ -154,63 +154,71 @@ def _error_report(exc: c2pa.C2paError) -> ManifestReport:
     )
 
 
-def _actions(manifest: dict) -> Iterator[dict]:
-    for assertion in manifest.get("assertions", []):
-        if assertion.get("label") in _ACTIONS_LABELS:
-            yield from assertion.get("data", {}).get("actions", [])
+# Assertion bodies are whatever the signer wrote; a well-signed file may still hold odd shapes, so
+# the walkers below skip anything that is not the expected dict or list instead of failing.
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: object) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _assertions(manifest: dict, labels: frozenset[str] | tuple[str, ...]) -> Iterator[dict]:
+    for assertion in _dicts(manifest.get("assertions")):
+        if assertion.get("label") in labels:
+            yield _dict(assertion.get("data"))
 
 
 def _lineage(store: dict, label: str) -> Iterator[tuple[str, dict]]:
     """The active manifest, then its parentOf ancestors (stops on a cycle or a missing link)."""
-    manifests = store.get("manifests", {})
+    manifests = _dict(store.get("manifests"))
     seen: set[str] = set()
-    current: str | None = label
-    while current and current not in seen and current in manifests:
+    current: object = label
+    while isinstance(current, str) and current not in seen and isinstance(manifests.get(current), dict):
         seen.add(current)
         manifest = manifests[current]
         yield current, manifest
-        parents = [i for i in manifest.get("ingredients", []) if i.get("relationship") == "parentOf"]
+        parents = [i for i in _dicts(manifest.get("ingredients")) if i.get("relationship") == "parentOf"]
         current = parents[0].get("active_manifest") if parents else None
 
 
 def _source_types(chain: list[tuple[str, dict]]) -> tuple[str, ...]:
     found: list[str] = []
     for _, manifest in chain:
-        for action in _actions(manifest):
-            source_type = action.get("digitalSourceType")
-            if source_type and source_type not in found:
-                found.append(source_type)
+        for data in _assertions(manifest, _ACTIONS_LABELS):
+            for action in _dicts(data.get("actions")):
+                source_type = action.get("digitalSourceType")
+                if isinstance(source_type, str) and source_type not in found:
+                    found.append(source_type)
     return tuple(found)
 
 
 def _training_mining(chain: list[tuple[str, dict]]) -> dict[str, str]:
     """Permissions across the active manifest and its ancestors: a rendition inherits its original's."""
     result: dict[str, str] = {}
-    assertions = [a for _, manifest in chain for a in manifest.get("assertions", [])]
-    for assertion in assertions:
-        if assertion.get("label") not in TRAINING_MINING_LABELS:
-            continue
-        for key, entry in assertion.get("data", {}).get("entries", {}).items():
-            use = entry.get("use") if isinstance(entry, dict) else None
-            if use not in _STRICTNESS:
-                continue
-            name = key.split(".", 1)[-1]
-            if name not in result or _STRICTNESS[use] > _STRICTNESS[result[name]]:
-                result[name] = use
+    for _, manifest in chain:
+        for data in _assertions(manifest, TRAINING_MINING_LABELS):
+            for key, entry in _dict(data.get("entries")).items():
+                use = _dict(entry).get("use")
+                if use not in _STRICTNESS:
+                    continue
+                name = key.split(".", 1)[-1]
+                if name not in result or _STRICTNESS[use] > _STRICTNESS[result[name]]:
+                    result[name] = use
     return result
 
 
 def _soft_bindings(chain: list[tuple[str, dict]]) -> tuple[SoftBinding, ...]:
     found: list[SoftBinding] = []
     for label, manifest in chain:
-        for assertion in manifest.get("assertions", []):
-            if assertion.get("label") != "c2pa.soft-binding":
-                continue
-            data = assertion.get("data", {})
-            for block in data.get("blocks", []):
-                if "value" in block and all(b.value != block["value"] for b in found):
+        for data in _assertions(manifest, ("c2pa.soft-binding",)):
+            algorithm = data.get("alg")
+            for block in _dicts(data.get("blocks")):
+                value = block.get("value")
+                if isinstance(value, str) and all(b.value != value for b in found):
                     found.append(
-                        SoftBinding(algorithm=data.get("alg", ""), value=block["value"], manifest_label=label)
+                        SoftBinding(algorithm=str(algorithm or ""), value=value, manifest_label=label)
                     )
     return tuple(found)
 

@@ -175,6 +175,11 @@ def test_generated_manifest_declares_lineage(generated_png, trust):
     assert watermarked["action"] == "c2pa.watermarked.bound"
     (snapshot,) = manifest["ingredients"]
     assert snapshot["relationship"] == "inputTo" and "snap-42" in snapshot["title"]
+    assert created["parameters"]["com.brandforge.recipe"] == {"seed": 7, "truncation": 0.7}
+    with c2pa.Reader("image/png", io.BytesIO(generated_png)) as reader:
+        record = io.BytesIO()
+        reader.resource_to_stream(snapshot["data"]["identifier"], record)
+    assert json.loads(record.getvalue()) == {"snapshot_id": "snap-42", "sha256": "ab" * 32}
     assert report.declares_ai_generation is True
     assert report.training_mining == dict.fromkeys(
         ("ai_generative_training", "ai_training", "ai_inference", "data_mining"), "notAllowed"
@@ -415,3 +420,31 @@ def test_provenance_init_command_writes_once(tmp_path):
     assert stat.S_IMODE((tmp_path / "keys" / keys.SIGNER_KEY_NAME).stat().st_mode) == 0o600
     with pytest.raises(CommandError, match="force"):
         Command(stdout=io.StringIO()).handle(**options)
+
+
+def test_oddly_shaped_assertions_in_a_valid_manifest_do_not_crash(options, trust):
+    # c2pa itself rejects malformed actions and soft bindings when signing; CAWG bodies pass through.
+    definition = {
+        "claim_generator_info": [{"name": "elsewhere", "version": "1"}],
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+                        }
+                    ]
+                },
+            },
+            {"label": "cawg.training-mining", "data": {"entries": ["notAllowed"]}},
+        ],
+    }
+    out = io.BytesIO()
+    c2pa.Builder(definition).sign(
+        signing.get_signer(spec=options.signer), "image/png", io.BytesIO(encode(seed=8)), out
+    )
+    report = reading.read_manifest(data=out.getvalue(), trust=trust)
+    assert report.verdict == reading.Verdict.TRUSTED
+    assert (report.declares_ai_generation, report.training_mining, report.soft_bindings) == (False, {}, ())
