@@ -1,0 +1,221 @@
+"""Networks, augmentation, losses and latent helpers of generative.nn (tiny configs, CPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from generative.nn.augment import AdaptiveAugment, _translation, augment
+from generative.nn.config import SUPPORTED_RESOLUTIONS, GANConfig
+from generative.nn.dcgan import DCGANDiscriminator, DCGANGenerator
+from generative.nn.discriminator import Discriminator
+from generative.nn.errors import GANConfigError, ShapeError
+from generative.nn.generator import Generator
+from generative.nn.latent import lerp, slerp, style_mix, truncate
+from generative.nn.losses import discriminator_loss, generator_loss, r1_penalty
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The machine's two cores are shared; one thread per test process avoids oversubscription.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(resolution: int = 32, **overrides) -> GANConfig:
+    values = {"resolution": resolution, "channel_base": 256, "channel_max": 32, "z_dim": 16, "w_dim": 16,
+              "mapping_layers": 2}
+    values.update(overrides)
+    return GANConfig(**values)
+
+
+def seeded(cls, config: GANConfig, seed: int = 0):
+    torch.manual_seed(seed)
+    return cls(config)
+
+
+@pytest.mark.parametrize("resolution", SUPPORTED_RESOLUTIONS)
+def test_shapes_at_each_resolution(resolution):
+    cfg = tiny(resolution)
+    G, D = seeded(Generator, cfg), seeded(Discriminator, cfg)
+    z = torch.randn(2, cfg.z_dim)
+    ws = G.mapping(z)
+    assert ws.shape == (2, cfg.num_ws, cfg.w_dim)
+    img = G.synthesis(ws)
+    assert img.shape == (2, 3, resolution, resolution)
+    assert D(img).shape == (2,)
+
+
+@pytest.mark.parametrize("resolution", SUPPORTED_RESOLUTIONS)
+def test_default_configs_round_trip(resolution):
+    cfg = GANConfig.default(resolution)
+    assert cfg.resolution == resolution
+    assert GANConfig.from_dict(cfg.to_dict()) == cfg
+    assert all(isinstance(v, int | float | bool) for v in cfg.to_dict().values())
+
+
+def test_config_rejects_bad_input():
+    with pytest.raises(GANConfigError, match="resolution=48"):
+        GANConfig(resolution=48)
+    with pytest.raises(GANConfigError, match="num_classes"):
+        GANConfig(num_classes=-1)
+    with pytest.raises(GANConfigError, match="unknown keys"):
+        GANConfig.from_dict({"resolution": 32, "colour": 1})
+
+
+def test_deterministic_under_seed():
+    cfg = tiny()
+    z = torch.randn(3, cfg.z_dim, generator=torch.Generator().manual_seed(5))
+    a, b, c = seeded(Generator, cfg, 1), seeded(Generator, cfg, 1), seeded(Generator, cfg, 2)
+    assert torch.equal(a(z), b(z))
+    assert not torch.allclose(a(z), c(z))
+
+
+def test_channels_last_model_matches_contiguous():
+    cfg = tiny()
+    G = seeded(Generator, cfg)
+    D = seeded(Discriminator, cfg)
+    z = torch.randn(2, cfg.z_dim)
+    ref_img, ref_logits = G(z), D(G(z))
+    G.to(memory_format=torch.channels_last)
+    D.to(memory_format=torch.channels_last)
+    img = G(z)
+    assert img.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(img, ref_img, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(D(img), ref_logits, rtol=1e-4, atol=1e-4)
+
+
+def test_class_conditioning_changes_output_and_requires_labels():
+    cfg = tiny(num_classes=3)
+    G, D = seeded(Generator, cfg), seeded(Discriminator, cfg)
+    z = torch.randn(2, cfg.z_dim).repeat(2, 1)
+    img = G(z, torch.tensor([0, 0, 1, 2]))
+    assert not torch.allclose(img[0], img[2])
+    assert D(img, torch.tensor([0, 0, 1, 2])).shape == (4,)
+    with pytest.raises(ShapeError, match="needs labels"):
+        G(z)
+    with pytest.raises(ShapeError, match="needs labels"):
+        D(img)
+
+
+def test_shape_errors_name_the_input():
+    cfg = tiny()
+    G, D = seeded(Generator, cfg), seeded(Discriminator, cfg)
+    with pytest.raises(ShapeError, match="z has shape"):
+        G(torch.randn(2, cfg.z_dim + 1))
+    with pytest.raises(ShapeError, match="ws has shape"):
+        G.synthesis(torch.randn(2, cfg.num_ws - 1, cfg.w_dim))
+    with pytest.raises(ShapeError, match="images have shape"):
+        D(torch.randn(2, 3, 64, 64))
+
+
+def test_style_mixing_and_truncation():
+    cfg = tiny()
+    G = seeded(Generator, cfg)
+    z = torch.randn(2, cfg.z_dim, generator=torch.Generator().manual_seed(3))
+    ws = G.mapping(z)
+    ws_a, ws_b = ws[:1], ws[1:]
+    assert torch.equal(G.synthesis(style_mix(ws_a, ws_b, crossover=cfg.num_ws)), G.synthesis(ws_a))
+    mixed = G.synthesis(style_mix(ws_a, ws_b, crossover=cfg.num_ws // 2))
+    assert not torch.allclose(mixed, G.synthesis(ws_a)) and not torch.allclose(mixed, G.synthesis(ws_b))
+    # psi = 0 collapses every latent onto the tracked average.
+    for _ in range(3):
+        G.mapping(torch.randn(8, cfg.z_dim), update_w_avg=True)
+    assert G.mapping.w_avg.abs().sum() > 0
+    flat = G.synthesis(truncate(ws, G.mapping.w_avg, psi=0.0))
+    torch.testing.assert_close(flat[0], flat[1])
+    torch.testing.assert_close(G.mapping(z, truncation_psi=0.5), truncate(ws, G.mapping.w_avg, psi=0.5))
+    cut = truncate(ws, G.mapping.w_avg, psi=0.0, cutoff=2)
+    assert torch.equal(cut[:, 2:], ws[:, 2:])
+    with pytest.raises(ShapeError, match="crossover"):
+        style_mix(ws_a, ws_b, crossover=cfg.num_ws + 1)
+
+
+def test_slerp_and_lerp():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(4, 64, generator=gen), torch.randn(4, 64, generator=gen)
+    torch.testing.assert_close(slerp(a, b, 0.0), a)
+    torch.testing.assert_close(slerp(a, b, 1.0), b)
+    torch.testing.assert_close(lerp(a, b, 0.25), 0.75 * a + 0.25 * b)
+    # Between two equal-norm vectors, slerp keeps the norm where lerp shrinks it.
+    b_scaled = b / b.norm(dim=1, keepdim=True) * a.norm(dim=1, keepdim=True)
+    mid = slerp(a, b_scaled, 0.5)
+    torch.testing.assert_close(mid.norm(dim=1), a.norm(dim=1), rtol=1e-4, atol=1e-4)
+    assert (lerp(a, b_scaled, 0.5).norm(dim=1) < a.norm(dim=1) - 1e-3).all()
+    torch.testing.assert_close(slerp(a, a, 0.3), a)
+    with pytest.raises(ShapeError):
+        slerp(a, b[:, :10], 0.5)
+
+
+def test_augment_keeps_gradients_and_random_stream():
+    x = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    x.requires_grad_(True)
+    g0, g1 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    y = augment(x, p=1.0, generator=g0)
+    assert not torch.allclose(y, x)
+    y.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    same = augment(x.detach(), p=0.0, generator=g1)
+    assert torch.equal(same, x.detach())
+    # The draw count does not depend on p, so both streams are in the same place now.
+    assert torch.equal(g0.get_state(), g1.get_state())
+
+
+def test_translation_moves_whole_pixels_and_pads_with_zero():
+    x = torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).reshape(2, 1, 8, 8)
+    u = torch.tensor([1.0, 0.0])  # the largest shift one way for sample 0, the other way for sample 1
+    y = _translation(x, u, torch.full((2,), 0.5), ratio=0.125)
+    torch.testing.assert_close(y[0, 0, :, 1:], x[0, 0, :, :-1])
+    assert (y[0, 0, :, 0] == 0).all()
+    torch.testing.assert_close(y[1, 0, :, :-1], x[1, 0, :, 1:])
+
+
+def test_augment_has_no_mirroring_or_hue_by_default():
+    # A left-right ramp must never come back reversed: no flips among the default ops.
+    ramp = torch.linspace(-1, 1, 32).expand(64, 3, 32, 32).contiguous()
+    y = augment(ramp, p=1.0, generator=torch.Generator().manual_seed(0), ops=("translation",))
+    rows = y[:, 0, 16, 8:24]
+    assert (rows[:, 1:] - rows[:, :-1] >= 0).all()
+    # Grey images stay grey: brightness/saturation/contrast move all channels alike.
+    grey = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1)).expand(16, 3, 8, 8) * 2 - 1
+    out = augment(grey.contiguous(), p=1.0, generator=torch.Generator().manual_seed(2),
+                  ops=("brightness", "saturation", "contrast"))
+    torch.testing.assert_close(out[:, 0], out[:, 1])
+    torch.testing.assert_close(out[:, 1], out[:, 2])
+
+
+def test_adaptive_probability_follows_overfitting():
+    ada = AdaptiveAugment(p=0.0, target=0.6, speed_kimg=1.0, interval=2)
+    for _ in range(10):
+        ada.accumulate(torch.ones(8))  # D sure about every real: overfitting
+        ada.step(batch_images=8)
+    raised = ada.p
+    assert raised == pytest.approx(5 * 8 * 2 / 1000)
+    for _ in range(4):
+        ada.accumulate(-torch.ones(8))
+        ada.step(batch_images=8)
+    assert ada.p == pytest.approx(raised - 2 * 16 / 1000)
+    restored = AdaptiveAugment.from_state_dict(ada.state_dict())
+    assert restored == ada
+
+
+def test_losses_and_r1_match_closed_form():
+    real = torch.randn(4, 3, 8, 8, requires_grad=True)
+    a = torch.randn(3, 8, 8)
+    logits = (real * a).sum(dim=(1, 2, 3))
+    # For a linear D the input gradient is `a` everywhere, so R1 = |a|^2.
+    torch.testing.assert_close(r1_penalty(logits, real), a.square().sum())
+    zeros = torch.zeros(4)
+    torch.testing.assert_close(generator_loss(zeros), torch.log(torch.tensor(2.0)))
+    torch.testing.assert_close(discriminator_loss(zeros, zeros), 2 * torch.log(torch.tensor(2.0)))
+    assert discriminator_loss(torch.full((4,), 5.0), torch.full((4,), -5.0)) < 0.02
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_dcgan_baseline_shapes(resolution):
+    G, D = DCGANGenerator(resolution=resolution, base=64), DCGANDiscriminator(resolution=resolution, base=64)
+    img = G(torch.randn(2, 128))
+    assert img.shape == (2, 3, resolution, resolution)
+    assert D(img).shape == (2,)
