@@ -136,11 +136,14 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else f"file://{VAR_DIR / 'celery' / 'results'}"
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
-    _queue_dir = str(VAR_DIR / "celery" / "queue")
+    _celery_dirs = {name: VAR_DIR / "celery" / name for name in ("queue", "control", "results")}
+    # Neither kombu's filesystem transport nor Celery's file backend creates its folders.
+    for _folder in _celery_dirs.values():
+        _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": _queue_dir,
-        "data_folder_out": _queue_dir,
-        "control_folder": str(VAR_DIR / "celery" / "control"),
+        "data_folder_in": str(_celery_dirs["queue"]),
+        "data_folder_out": str(_celery_dirs["queue"]),
+        "control_folder": str(_celery_dirs["control"]),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = False

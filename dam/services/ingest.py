@@ -39,6 +39,9 @@ def ingest_limits() -> IngestLimits:
         max_bytes=dam_settings.MAX_UPLOAD_BYTES,
         max_pixels=dam_settings.MAX_PIXELS,
         max_frames=dam_settings.MAX_FRAMES,
+        max_archive_members=dam_settings.ZIP_MAX_MEMBERS,
+        max_archive_bytes=dam_settings.ZIP_MAX_TOTAL_BYTES,
+        max_compression_ratio=float(dam_settings.ZIP_MAX_RATIO),
     )
 
 
