@@ -32,6 +32,8 @@ from dam.ingest.sniff import (
 )
 from dam.ingest.svg import SvgRenderError, looks_like_svg, rasterise_svg, sanitise_svg
 
+# MPO has no opener of its own: Pillow's JPEG opener returns it when a JPEG carries extra images.
+_PIL_FORMATS = [fmt for fmt in RASTER_FORMATS if fmt != "MPO"]
 THUMB_SIDE = 64  # phash looks at 32x32 and the palette at a few thousand pixels: 64 px is plenty
 _READ_CHUNK = 1024 * 1024
 _EXT_ALIASES = {"jpg": {"jpg", "jpeg", "jpe", "jfif"}, "tif": {"tif", "tiff"}}
@@ -76,7 +78,7 @@ def inspect_file(*, name: str, fileobj: BinaryIO, limits: IngestLimits,
         raise RejectedFile(name=name, code="empty", reason="the file is empty (0 bytes)")
     warnings: list[str] = []
     try:
-        im = Image.open(io.BytesIO(data), formats=list(RASTER_FORMATS))
+        im = Image.open(io.BytesIO(data), formats=_PIL_FORMATS)
     except Image.DecompressionBombError as exc:
         raise RejectedFile(name=name, code="too_many_pixels", reason=f"declared image size is too large ({exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

@@ -47,6 +47,9 @@ _UNIT_PX = {None: 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "mm": 96 / 25.4, "cm"
             "em": 16.0, "ex": 8.0}
 DEFAULT_SIZE = 100.0  # what resvg assumes when an SVG declares neither size nor viewBox
 
+# Serialise SVG as the default namespace (ElementTree's default_namespace= refuses unqualified
+# attributes, which every SVG has) and XLink under its usual prefix.
+ET.register_namespace("", SVG_NS)
 ET.register_namespace("xlink", XLINK_NS)
 
 
@@ -86,7 +89,7 @@ def sanitise_svg(*, name: str, data: bytes, limits: IngestLimits) -> tuple[bytes
     if size[0] * size[1] > limits.max_pixels:
         raise RejectedFile(name=name, code="too_many_pixels",
                            reason=f"SVG declares {size[0]:.0f}x{size[1]:.0f} px, over the {limits.max_pixels}-pixel limit")
-    body = ET.tostring(root, encoding="unicode", default_namespace=SVG_NS)
+    body = ET.tostring(root, encoding="unicode")
     clean = ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")
     return clean, [f"SVG sanitised: {item}" for item in unsafe + notes], size
 
