@@ -56,7 +56,7 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
         OutputFormat("jpeg", "JPEG", "image/jpeg", "jpg", False, True, 85),
         OutputFormat("png", "PNG", "image/png", "png", True, False, None),
         OutputFormat("webp", "WEBP", "image/webp", "webp", True, True, 80),
-        OutputFormat("avif", "AVIF", "image/avif", "avif", True, True, 60),
+        OutputFormat("avif", "AVIF", "image/avif", "avif", True, True, 50),
     )
 }
 _FORMAT_ALIASES = {"jpg": "jpeg"}
