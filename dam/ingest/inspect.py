@@ -96,7 +96,7 @@ def _inspect_raster(*, name: str, data: bytes, im: Image.ImageFile.ImageFile, li
     mime, ext = RASTER_FORMATS[fmt]
     _check_pixels(name=name, size=im.size, limits=limits, frame=0)
     try:
-        end = stream_end(fmt=fmt, data=data)
+        end = stream_end(fmt=fmt, data=data, mpo_entries=_mpo_entries(im))
     except StreamTruncated as exc:
         raise RejectedFile(name=name, code="truncated", reason=f"{exc}; the file is incomplete") from exc
     except StreamCorrupt as exc:
@@ -169,6 +169,13 @@ def _read_capped(*, name: str, fileobj: BinaryIO, limits: IngestLimits) -> bytes
     return bytes(buf)
 
 
+def _mpo_entries(im: Image.Image) -> list[tuple[int, int]] | None:
+    mpinfo = getattr(im, "mpinfo", None) if im.format == "MPO" else None
+    if not mpinfo:
+        return None
+    return [(int(entry["DataOffset"]), int(entry["Size"])) for entry in mpinfo.get(0xB002, [])]
+
+
 def _unidentified(*, name: str, data: bytes) -> RejectedFile:
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
@@ -216,6 +223,8 @@ def _decode_remaining_frames(*, name: str, im: Image.Image, limits: IngestLimits
             im.seek(frame)
         except EOFError:
             return frame
+        except Image.DecompressionBombError as exc:
+            raise RejectedFile(name=name, code="too_many_pixels", reason=f"frame {frame} is too large ({exc})") from exc
         except Exception as exc:  # noqa: BLE001 - as in _decode
             raise RejectedFile(name=name, code="corrupt", reason=f"frame {frame} cannot be read ({exc})") from exc
         if frame >= limits.max_frames:

@@ -78,16 +78,15 @@ def describe_foreign(data: bytes) -> str | None:
     return None
 
 
-def stream_end(*, fmt: str, data: bytes) -> int | None:
-    """Offset just past the image stream, or None for formats without a defined end (TIFF)."""
+def stream_end(*, fmt: str, data: bytes, mpo_entries: list[tuple[int, int]] | None = None) -> int | None:
+    """Offset just past the image stream, or None for formats without a defined end (TIFF).
+
+    ``mpo_entries`` are the (DataOffset, Size) pairs of an MPO's index (Pillow's ``mpinfo[0xB002]``).
+    """
     if fmt == "JPEG":
         return _jpeg_end(data, 0)
     if fmt == "MPO":
-        end = _jpeg_end(data, 0)
-        # The extra images follow one another; each is a complete JPEG stream of its own.
-        while data[end:end + 2] == b"\xff\xd8":
-            end = _jpeg_end(data, end)
-        return end
+        return _mpo_end(data, mpo_entries or [])
     if fmt == "PNG":
         return _png_end(data)
     if fmt == "GIF":
@@ -156,6 +155,29 @@ def _jpeg_end(data: bytes, start: int) -> int:
             raise StreamTruncated("the JPEG stream ends inside a segment")
         if marker == 0xDA:
             i = _skip_entropy_data(data, i)
+
+
+def _mpo_end(data: bytes, entries: list[tuple[int, int]]) -> int:
+    # The extra images sit where the MP index says, offsets counted from the MPF header in APP2.
+    end = _jpeg_end(data, 0)
+    base = _mpf_base(data)
+    for index, (offset, size) in enumerate(entries[1:], start=1):
+        start = base + offset
+        if data[start:start + 2] != b"\xff\xd8":
+            raise StreamCorrupt(f"MPO image {index} does not start where the MP index says")
+        if start + size > len(data):
+            raise StreamTruncated(f"MPO image {index} is cut short")
+        end = max(end, start + size, _jpeg_end(data, start))
+    return end
+
+
+def _mpf_base(data: bytes) -> int:
+    i = 2
+    while i + 8 <= len(data) and data[i] == 0xFF and data[i + 1] != 0xDA:
+        if data[i + 1] == 0xE2 and data[i + 4:i + 8] == b"MPF\x00":
+            return i + 8
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    raise StreamCorrupt("the MPO file has no MPF index segment")
 
 
 def _skip_entropy_data(data: bytes, i: int) -> int:

@@ -13,6 +13,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageDraw
 
 from dam.ingest import IngestLimits, RejectedFile, SvgRenderError, hamming, inspect_file, rasterise_svg
@@ -125,6 +127,15 @@ def test_animated_gif_counts_frames():
     data = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=40)
     assert _inspect(data).frames == 5
     assert _rejected(data, limits=IngestLimits(max_frames=3)).code == "too_many_frames"
+
+
+def test_multi_picture_jpeg_from_phones_is_a_jpeg():
+    depth = _picture((48, 32), seed=5).convert("L").convert("RGB")
+    data = _encode(_picture(), "MPO", save_all=True, append_images=[depth])
+    result = _inspect(data, "portrait.jpg")
+    assert (result.mime, result.frames, result.width) == ("image/jpeg", 2, 96)
+    assert _rejected(data[:-200], "portrait.jpg").code == "truncated"
+    assert _rejected(data + b"<script>x</script>", "portrait.jpg").code == "polyglot"
 
 
 def test_extension_that_lies_is_a_warning_not_an_error():
@@ -407,3 +418,26 @@ def test_rasterise_svg_sizes_and_limits():
     assert rasterise_svg(clean, height=30).size == (60, 30)
     with pytest.raises(SvgRenderError, match="pixel limit"):
         rasterise_svg(clean, width=20_000, max_pixels=1_000_000)
+
+
+# --- fuzz: damaged bytes never escape as anything but RejectedFile ---------------------------------
+
+_SEEDS = {fmt: _encode(_picture((40, 30)), fmt) for fmt in ("JPEG", "PNG", "GIF", "WEBP", "TIFF")}
+_SEEDS["SVG"] = _svg(RED_RECT)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fmt=st.sampled_from(sorted(_SEEDS)), edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)),
+                                                        max_size=6), cut=st.integers(0, 10_000))
+def test_damaged_files_are_described_or_rejected_never_crash(fmt, edits, cut):
+    data = bytearray(_SEEDS[fmt])
+    for at, value in edits:
+        data[at % len(data)] = value
+    data = bytes(data[: max(1, len(data) - cut % len(data))])
+    try:
+        result = _inspect(data, f"fuzz.{fmt.lower()}")
+    except RejectedFile as exc:
+        assert exc.code and exc.reason
+    else:
+        json.dumps(result.metadata)
+        assert result.width > 0 and result.height > 0
