@@ -8,6 +8,7 @@ never from the file name; the name only orders files.
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -98,7 +99,7 @@ def latest_checkpoint(run_dir: Path) -> Path:
 def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     try:
         state = torch.load(Path(path), map_location=map_location, weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise CheckpointError(f"checkpoint {path} cannot be read: {exc}") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__

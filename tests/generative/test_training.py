@@ -1,0 +1,238 @@
+"""The training core: resume exactness, atomic checkpoints, cancel, progress, export and DDP.
+
+Tiny 32 px configs and a few steps each; the processes run one thread because two cores are shared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from PIL import Image
+
+from generative.nn.config import GANConfig
+from generative.training import checkpoint as ckpt_module
+from generative.training.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+)
+from generative.training.config import TrainConfig
+from generative.training.data import DatasetError
+from generative.training.export import export_generator, generator_from_checkpoint
+from generative.training.trainer import Trainer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    gan = GANConfig(resolution=32, channel_base=256, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2,
+                    num_classes=overrides.pop("num_classes", 0))
+    values = {"gan": gan, "batch_size": 4, "r1_interval": 2, "augment_p": 0.2, "ada_interval": 1,
+              "ada_speed_kimg": 0.5, "checkpoint_kimg": 1.0, "sample_count": 4, "ema_kimg": 0.01}
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def images(n: int = 12, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, 3, 32, 32, generator=gen) * 255).to(torch.uint8)
+
+
+def kimg_for(steps: int, config: TrainConfig, world: int = 1) -> float:
+    return steps * config.batch_size * world / 1000
+
+
+def assert_same_modules(a: Trainer, b: Trainer) -> None:
+    for name in ("G", "D", "G_ema"):
+        sa, sb = getattr(a, name).state_dict(), getattr(b, name).state_dict()
+        assert sa.keys() == sb.keys()
+        for key in sa:
+            assert torch.equal(sa[key], sb[key]), f"{name}.{key} differs"
+
+
+def test_resume_continues_exactly(tmp_path):
+    config = tiny_config()
+    data = images()
+    k = 6
+    straight = Trainer(config=config, dataset=data, run_dir=tmp_path / "straight")
+    straight.train(until_kimg=kimg_for(k, config))
+
+    first = Trainer(config=config, dataset=data, run_dir=tmp_path / "split")
+    first.train(until_kimg=kimg_for(k // 2, config))
+    resumed = Trainer.resume(tmp_path / "split", dataset=data)
+    assert resumed.step == k // 2 and resumed.nimg == k // 2 * config.batch_size
+    resumed.train(until_kimg=kimg_for(k, config))
+
+    assert resumed.step == straight.step == k
+    assert resumed.ada.p == straight.ada.p and straight.ada.p > 0.2
+    assert_same_modules(straight, resumed)
+    for name in ("opt_g", "opt_d"):
+        sa, sb = getattr(straight, name).state_dict()["state"], getattr(resumed, name).state_dict()["state"]
+        assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
+
+
+def test_checkpoint_is_plain_data_and_names_do_not_decide_the_position(tmp_path):
+    config = tiny_config()
+    trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
+    trainer.train(until_kimg=kimg_for(2, config))
+    path = latest_checkpoint(tmp_path)
+    state = torch.load(path, weights_only=True)
+    assert state["counters"] == {"step": 2, "nimg": 8}
+    assert isinstance(state["code_version"], str) and TrainConfig.from_dict(state["config"]) == config
+    assert all(isinstance(t, torch.Tensor) for t in state["rng"][0].values())
+    renamed = path.with_name("ckpt-999999999999.pt")
+    path.rename(renamed)
+    assert Trainer.resume(tmp_path, dataset=images()).nimg == 8
+    renamed.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(renamed)
+
+
+def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    config = tiny_config()
+    trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
+    trainer.train(until_kimg=kimg_for(1, config))
+    before = latest_checkpoint(tmp_path)
+    before_bytes = before.read_bytes()
+
+    real_save = torch.save
+
+    def torn_save(obj, fh, *args, **kwargs):
+        real_save(obj, fh, *args, **kwargs)
+        fh.seek(100)
+        fh.truncate()
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_module.torch, "save", torn_save)
+    trainer.train_step()
+    with pytest.raises(OSError, match="disk full"):
+        trainer.save()
+    monkeypatch.undo()
+    assert list_checkpoints(tmp_path) == [before]
+    assert before.read_bytes() == before_bytes
+    assert not [p for p in (tmp_path / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    assert Trainer.resume(tmp_path, dataset=images()).step == 1
+
+
+def test_cancel_stops_within_one_step_and_keeps_last_checkpoint(tmp_path):
+    config = tiny_config(checkpoint_kimg=kimg_for(2, tiny_config()))
+    calls = []
+
+    def should_cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path, should_cancel=should_cancel)
+    result = trainer.train(until_kimg=1.0)
+    assert result.event == "cancelled"
+    assert trainer.step == 3
+    assert [load_checkpoint(p)["counters"]["step"] for p in list_checkpoints(tmp_path)] == [2]
+
+
+def test_progress_and_sample_grid(tmp_path):
+    config = tiny_config(checkpoint_kimg=kimg_for(2, tiny_config()))
+    events = []
+    trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path, on_progress=events.append)
+    result = trainer.train(until_kimg=kimg_for(3, config))
+    assert [e.event for e in events] == ["step", "checkpoint", "step", "finished"]
+    assert [e.step for e in events] == [1, 2, 3, 3]
+    assert result.kimg == pytest.approx(0.012) and result.eta_s == 0
+    assert all(e.images_per_s > 0 and 0 <= e.augment_p <= 1 for e in events)
+    assert events[0].loss_r1 is not None and events[1].loss_r1 is None  # lazy R1 on even steps
+    assert events[1].checkpoint is not None and events[-1].checkpoint is not None
+    grid = Image.open(tmp_path / "samples" / "kimg-000000.png")
+    assert grid.size == (64, 64) and grid.mode == "RGB"  # 4 samples in a 2x2 grid
+    assert len(list_checkpoints(tmp_path)) == 2
+
+
+def test_conditional_training_and_bad_data(tmp_path):
+    config = tiny_config(num_classes=2)
+    labels = torch.arange(12) % 2
+    trainer = Trainer(config=config, dataset=images(), labels=labels, run_dir=tmp_path)
+    trainer.train(until_kimg=kimg_for(2, config))
+    assert trainer.step == 2
+    with pytest.raises(DatasetError, match="no labels"):
+        Trainer(config=config, dataset=images(), run_dir=tmp_path)
+    with pytest.raises(DatasetError, match="shape"):
+        Trainer(config=tiny_config(), dataset=torch.zeros(4, 3, 64, 64, dtype=torch.uint8), run_dir=tmp_path)
+
+
+def test_export_loads_and_generates(tmp_path):
+    config = tiny_config()
+    trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
+    trainer.train(until_kimg=kimg_for(2, config))
+    path = export_generator(checkpoint=latest_checkpoint(tmp_path), path=tmp_path / "g.pt")
+    module = torch.jit.load(str(path))
+    z = torch.randn(3, config.gan.z_dim, generator=torch.Generator().manual_seed(9))
+    out = module(z, torch.zeros(3, dtype=torch.long), torch.tensor(1.0))
+    assert out.shape == (3, 3, 32, 32)
+    reference = generator_from_checkpoint(latest_checkpoint(tmp_path))
+    torch.testing.assert_close(out, reference(z), rtol=1e-4, atol=1e-5)
+    average = module(z, torch.zeros(3, dtype=torch.long), torch.tensor(0.0))
+    torch.testing.assert_close(average[0], average[2])
+
+
+def _ddp_worker(rank: int, world: int, init_file: str, run_dir: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        config = tiny_config()
+        trainer = Trainer(config=config, dataset=images(), run_dir=Path(run_dir), device="cpu")
+        trainer.train(until_kimg=kimg_for(2, config, world))
+        real, _ = trainer.data.sample(4, generator=trainer.rngs["data"], device=trainer.device)
+        torch.save({"G": trainer.G.state_dict(), "D": trainer.D.state_dict(), "next_real": real,
+                    "p": trainer.ada.p, "step": trainer.step}, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_gloo_two_processes_keep_weights_identical(tmp_path):
+    # fork, not spawn: the children skip re-importing torch, which costs most of the test on two cores.
+    mp.start_processes(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path / "run"), str(tmp_path)),
+                       nprocs=2, start_method="fork")
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert r0["step"] == r1["step"] == 2 and r0["p"] == r1["p"]
+    for net in ("G", "D"):
+        for key in r0[net]:
+            assert torch.equal(r0[net][key], r1[net][key]), f"{net}.{key} differs across ranks"
+    assert not torch.equal(r0["next_real"], r1["next_real"]), "ranks should draw different batches"
+    state = load_checkpoint(latest_checkpoint(tmp_path / "run"))
+    assert state["counters"]["nimg"] == 16 and state["world_size"] == 2 and len(state["rng"]) == 2
+    for key in r0["G"]:
+        assert torch.equal(state["G"][key], r0["G"][key])
+
+
+@pytest.mark.slow
+def test_torchrun_entry_point(tmp_path):
+    torch.save(images(), tmp_path / "data.pt")
+    (tmp_path / "config.json").write_text(json.dumps(tiny_config().to_dict()))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "generative.training.ddp_main", "--data", str(tmp_path / "data.pt"), "--run-dir",
+           str(tmp_path / "run"), "--config", str(tmp_path / "config.json"), "--until-kimg", "0.016"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert load_checkpoint(latest_checkpoint(tmp_path / "run"))["counters"]["nimg"] == 16
+    # A second launch resumes from the checkpoint instead of starting over.
+    cmd[-1] = "0.032"
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert load_checkpoint(latest_checkpoint(tmp_path / "run"))["counters"]["step"] == 4
