@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from provenance.watermark import coding, pattern
 from provenance.watermark.imaging import luma_of
@@ -16,8 +17,7 @@ _MIN_PERIOD = 40.0
 _MAX_PERIOD = 240.0
 _HIGHPASS_SIGMA = 4.0
 _CLIP_MADS = 2.0
-_WEIGHT = True
-_WEIGHT_SIGMA = 4.0
+_WEIGHT_BLOCK = 8
 _WEIGHT_FLOOR = 1.0
 
 
@@ -39,16 +39,6 @@ class Detection:
         return self.payload.to_bytes(coding.PAYLOAD_BITS // 8, "big")
 
 
-@dataclass(frozen=True)
-class Hypothesis:
-    """One (period, offset) alignment tried by the detector, with its decoded message."""
-
-    period: tuple[float, float]
-    shift: tuple[float, float]
-    sync_z: float
-    message: np.ndarray
-
-
 def _residual(luma: np.ndarray) -> np.ndarray:
     """High-passed, outlier-clipped luminance: mostly watermark and noise, few edges."""
     spectrum = np.fft.rfft2(luma)
@@ -59,11 +49,22 @@ def _residual(luma: np.ndarray) -> np.ndarray:
     spread = 1.4826 * float(np.median(np.abs(residual[::3, ::3]))) * _CLIP_MADS
     limit = max(spread, 0.5)
     residual = np.clip(residual, -limit, limit)
-    if _WEIGHT:
-        from scipy import ndimage
-        local = ndimage.gaussian_filter(residual * residual, _WEIGHT_SIGMA)
-        residual = residual / np.sqrt(local + _WEIGHT_FLOOR)
-    return residual
+    # Divide by the local residual level: busy texture (host noise) counts less, flat areas
+    # (where the pattern is nearly all there is) count more. Block means keep this cheap.
+    h, w = residual.shape
+    b = _WEIGHT_BLOCK
+    hb, wb = -(-h // b), -(-w // b)
+    padded = np.zeros((hb * b, wb * b), dtype=np.float64)
+    padded[:h, :w] = residual * residual
+    counts = np.zeros_like(padded)
+    counts[:h, :w] = 1.0
+    energy = padded.reshape(hb, b, wb, b).sum(axis=(1, 3))
+    filled = counts.reshape(hb, b, wb, b).sum(axis=(1, 3))
+    local = ndimage.uniform_filter(energy, 3, mode="nearest") / ndimage.uniform_filter(
+        filled, 3, mode="nearest"
+    )
+    level = np.repeat(np.repeat(np.sqrt(local + _WEIGHT_FLOOR), b, axis=0), b, axis=1)
+    return residual / level[:h, :w]
 
 
 def _peaks(profile: np.ndarray, lo: int, hi: int) -> list[int]:
@@ -148,7 +149,22 @@ def _sync(folded: np.ndarray) -> tuple[float, tuple[float, float]]:
     return z, (dy, dx)
 
 
-def analyse(luma: np.ndarray) -> list[Hypothesis]:
+@dataclass(frozen=True)
+class Alignment:
+    """One (period, offset) tried by the detector: its sync peak and the folded residual."""
+
+    period: tuple[float, float]
+    shift: tuple[float, float]
+    sync_z: float
+    folded: np.ndarray
+
+    def message(self) -> np.ndarray:
+        """Viterbi-decoded message bits (payload + check) under this alignment."""
+        chips = pattern.chip_values(self.folded, shift=self.shift)
+        return coding.viterbi(pattern.soft_code_bits(chips))
+
+
+def alignments(luma: np.ndarray) -> list[Alignment]:
     """Every alignment worth decoding, best sync first (at most MAX_DECODES)."""
     residual = _residual(luma)
     spectrum = np.fft.rfft2(residual)
@@ -159,17 +175,13 @@ def analyse(luma: np.ndarray) -> list[Hypothesis]:
     candidates = {(nominal, nominal)}
     candidates.update((py, px) for py in ys[:2] for px in xs[:2])
     candidates.update((p, p) for p in ys[:1] + xs[:1])
-    hypotheses = []
+    found = []
     for period in candidates:
         folded = _fold(residual, period)
         z, shift = _sync(folded)
-        hypotheses.append((z, period, shift, folded))
-    hypotheses.sort(key=lambda item: item[0], reverse=True)
-    out = []
-    for z, period, shift, folded in hypotheses[:MAX_DECODES]:
-        soft = pattern.soft_code_bits(pattern.chip_values(folded, shift=shift))
-        out.append(Hypothesis(period=period, shift=shift, sync_z=z, message=coding.viterbi(soft)))
-    return out
+        found.append(Alignment(period=period, shift=shift, sync_z=z, folded=folded))
+    found.sort(key=lambda item: item.sync_z, reverse=True)
+    return found[:MAX_DECODES]
 
 
 def detect(image: Image.Image) -> Detection:
@@ -180,9 +192,9 @@ def detect(image: Image.Image) -> Detection:
             reason=f"image is {image.size[0]}x{image.size[1]} px, below the "
             f"{MIN_DETECT_SIDE} px needed to search for a watermark",
         )
-    hypotheses = analyse(luma_of(image))
-    for hyp in hypotheses:
-        bits = coding.split_and_check(hyp.message)
+    tried = alignments(luma_of(image))
+    for hyp in tried:
+        bits = coding.split_and_check(hyp.message())
         if bits is not None:
             scale = (hyp.period[0] / pattern.TILE, hyp.period[1] / pattern.TILE)
             offset = (
@@ -191,9 +203,10 @@ def detect(image: Image.Image) -> Detection:
             )
             return Detection(
                 found=True, payload=coding.bits_to_int(bits), confidence=hyp.sync_z,
-                scale=scale, offset=offset, reason="payload decoded and its check matched",
+                scale=scale, offset=(float(offset[0]), float(offset[1])),
+                reason="payload decoded and its check matched",
             )
-    best = max((h.sync_z for h in hypotheses), default=0.0)
+    best = max((h.sync_z for h in tried), default=0.0)
     return Detection(
         found=False, payload=None, confidence=best, scale=None, offset=None,
         reason="no alignment decoded to a payload whose check matched",
