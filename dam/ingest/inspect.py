@@ -106,13 +106,15 @@ def _inspect_raster(*, name: str, data: bytes, im: Image.ImageFile.ImageFile, li
     if reason:
         raise RejectedFile(name=name, code="polyglot", reason=reason)
     clock.lap("structure")
+    # Asked before decoding: for GIF the question seeks, which would discard a decoded frame 0.
+    animated = bool(getattr(im, "is_animated", False))
     _decode(name=name, im=im, frame=0)
     clock.lap("decode")
-    first = im.copy() if getattr(im, "is_animated", False) else im
+    first = im.copy() if animated else im
     mode, has_icc = first.mode, bool(im.info.get("icc_profile"))
     metadata, orientation = extract_metadata(im=im, limits=limits, warnings=warnings)
     clock.lap("metadata")
-    frames = _decode_remaining_frames(name=name, im=im, limits=limits)
+    frames = _decode_remaining_frames(name=name, im=im, limits=limits) if animated else 1
     clock.lap("decode")
     thumb = _thumbnail(first, orientation=orientation)
     clock.lap("thumbnail")
@@ -214,8 +216,6 @@ def _decode(*, name: str, im: Image.Image, frame: int) -> None:
 
 
 def _decode_remaining_frames(*, name: str, im: Image.Image, limits: IngestLimits) -> int:
-    if not getattr(im, "is_animated", False):
-        return 1
     total = im.size[0] * im.size[1]
     frame = 1
     while True:
