@@ -117,9 +117,12 @@ def stop_process(process: subprocess.Popen) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[WorkerProcess]:
-    """A real Celery worker process consuming every queue, against the test database."""
+    """A real Celery worker process consuming every queue, against the test database.
+
+    Module-scoped, so tests elsewhere never race a worker that acts on their rows.
+    """
     from django.db import connection
 
     with django_db_blocker.unblock():
@@ -144,7 +147,7 @@ def stored_files(prefix: str = "") -> set[str]:
     """Every file name under ``prefix`` in the default storage."""
     from django.core.files.storage import default_storage
 
-    if prefix and not default_storage.exists(prefix):
+    if not default_storage.exists(prefix or "."):
         return set()
     found: set[str] = set()
     pending = [prefix]
@@ -155,3 +158,13 @@ def stored_files(prefix: str = "") -> set[str]:
         found.update(base + f for f in files)
         pending.extend(base + d for d in dirs)
     return found
+
+
+@pytest.fixture(autouse=True)
+def _empty_media_root():
+    """Each test starts and ends with no stored files (the database is emptied the same way)."""
+    import shutil
+
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+    yield
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)

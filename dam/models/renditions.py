@@ -8,6 +8,8 @@ from django.db import models
 class Rendition(models.Model):
     version = models.ForeignKey("dam.AssetVersion", on_delete=models.CASCADE, related_name="renditions")
     spec = models.CharField(max_length=255)
+    # The focal point the rendition was cropped around: moving it makes new renditions.
+    focal_key = models.CharField(max_length=64, blank=True, default="")
     file = models.FileField(max_length=500)
     mime = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
@@ -16,7 +18,9 @@ class Rendition(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["version", "spec"], name="dam_rendition_unique_spec")]
+        constraints = [models.UniqueConstraint(
+                fields=["version", "spec", "focal_key"], name="dam_rendition_unique_spec"
+            )]
 
     def __str__(self) -> str:
         return f"{self.version} [{self.spec}]"

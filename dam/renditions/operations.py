@@ -105,6 +105,7 @@ class Operation:
 
 
 class GeometryOperation(Operation):
+    uses_focal_point = False
     kind = "geometry"
 
     def plan(self, *, size: tuple[int, int], focal: FocalPoint | None) -> Plan:
@@ -286,6 +287,7 @@ class Fill(GeometryOperation):
     """
 
     name = "fill"
+    uses_focal_point = True
     usage = "fill-WIDTHxHEIGHT or fill-WIDTHxHEIGHT-cN with N in 0..100"
     width: int
     height: int

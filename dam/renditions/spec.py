@@ -47,6 +47,11 @@ class RenditionSpec:
         return tuple(op for op in found if op is not None)
 
     @property
+    def uses_focal_point(self) -> bool:
+        """Whether the focal point changes the result (only crops do)."""
+        return self.geometry.uses_focal_point
+
+    @property
     def canonical(self) -> str:
         return "|".join(op.canonical() for op in self.operations)
 

@@ -42,12 +42,14 @@ def _open_source(version: AssetVersion) -> Image.Image:
 
 def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec) -> Rendition:
     parsed = canonical_spec(spec)
-    existing = Rendition.objects.filter(version=version, spec=parsed.canonical).first()
+    asset = version.asset
+    # Only crops depend on the focal point, and it belongs to the current version's pixels.
+    focal = asset.focal_point if asset.current_version_id == version.pk and parsed.uses_focal_point else None
+    focal_key = "-".join(map(str, focal)) if focal else ""
+    lookup = {"version": version, "spec": parsed.canonical, "focal_key": focal_key}
+    existing = Rendition.objects.filter(**lookup).first()
     if existing is not None:
         return existing
-
-    asset = version.asset
-    focal = asset.focal_point if asset.current_version_id == version.pk else None
     with _open_source(version) as source:
         rendered = render(
             image=source, spec=parsed, focal_point=focal, source_format=version.mime, limits=rendition_limits()
@@ -58,8 +60,7 @@ def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec)
     try:
         with transaction.atomic():
             rendition = Rendition.objects.create(
-                version=version,
-                spec=parsed.canonical,
+                **lookup,
                 file=stored,
                 mime=rendered.mime,
                 width=rendered.width,
@@ -70,7 +71,7 @@ def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec)
     except IntegrityError:
         # Another request made the same rendition first: keep theirs, drop ours.
         files.discard(stored)
-        return Rendition.objects.get(version=version, spec=parsed.canonical)
+        return Rendition.objects.get(**lookup)
     except BaseException:
         files.discard(stored)
         raise
