@@ -170,6 +170,12 @@ def _serialise_appends(alias: str) -> None:
     # unique constraints alone: a race becomes LedgerConflictError, never a fork.
 
 
+def _chain_head(alias: str) -> tuple[int, str]:
+    """The last entry's seq and hash; (0, GENESIS_HASH) for an empty ledger."""
+    head = LedgerEntry.objects.using(alias).order_by("-seq").values_list("seq", "entry_hash").first()
+    return head if head is not None else (0, GENESIS_HASH)
+
+
 def append_event(*, kind: str, subject: str, payload: dict, actor: str | None = None) -> LedgerEntry:
     """Append one event to the chain and return its entry.
 
@@ -191,8 +197,8 @@ def append_event(*, kind: str, subject: str, payload: dict, actor: str | None = 
     alias = router.db_for_write(LedgerEntry)
     with transaction.atomic(using=alias):
         _serialise_appends(alias)
-        head = LedgerEntry.objects.using(alias).order_by("-seq").values_list("seq", "entry_hash").first()
-        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+        last_seq, prev_hash = _chain_head(alias)
+        seq = last_seq + 1
         entry = LedgerEntry(
             seq=seq, kind=kind, subject=subject, actor=actor, payload=payload,
             created_at=timezone.now(), prev_hash=prev_hash,
