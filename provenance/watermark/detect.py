@@ -18,6 +18,10 @@ _MAX_PERIOD = 240.0
 _HIGHPASS_SIGMA = 4.0
 _CLIP_MADS = 2.0
 _WEIGHT_BLOCK = 8
+_WHITEN_WIDTH = 5
+_DETREND_WIDTH = 15
+_POLISH = 2
+_POLISH_STEPS = (-0.012, -0.006, 0.006, 0.012)
 _WEIGHT_FLOOR = 1.0
 
 
@@ -83,7 +87,7 @@ def _refine(profile: np.ndarray, lag: int) -> float:
     return lag + (0.5 * (a - c) / denom if denom < 0 else 0.0)
 
 
-def _periods(profile: np.ndarray, length: int) -> list[float]:
+def _periods(profile: np.ndarray, length: int, *, count: int) -> list[float]:
     """Candidate tile periods along one axis from its autocorrelation profile.
 
     A periodic pattern gives peaks at every multiple of its period, so the strongest peak may be a
@@ -96,7 +100,7 @@ def _periods(profile: np.ndarray, length: int) -> list[float]:
     if hi <= lo:
         return []
     found: list[float] = []
-    for lag in _peaks(profile, lo, hi)[:2]:
+    for lag in _peaks(profile, lo, hi)[:count]:
         base = float(lag)
         for k in (4, 3, 2):
             q = int(round(lag / k))
@@ -116,6 +120,38 @@ def _periods(profile: np.ndarray, length: int) -> list[float]:
         if estimates:
             found.append(float(np.average(estimates, weights=weights)))
     return found
+
+
+def _whiten(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten the residual's spectrum; return it and its autocorrelation.
+
+    The tiling makes the watermark's spectrum a grid of narrow lines, while what is left of the
+    image (stripes, checks, the 1/f slope of photos) is smooth or much wider. Dividing by the
+    local average of the power spectrum keeps the lines and evens out the rest, so neither the
+    fold nor the autocorrelation is dominated by the image's own repetitive structure.
+    """
+    spectrum = np.fft.rfft2(residual)
+    power = spectrum.real**2 + spectrum.imag**2
+    smooth = ndimage.uniform_filter(power, _WHITEN_WIDTH, mode="wrap") + 1e-12
+    white = np.fft.irfft2(spectrum / np.sqrt(smooth), s=residual.shape)
+    auto = np.fft.irfft2(power / smooth, s=residual.shape)
+    return white, auto
+
+
+def _candidate_periods(auto: np.ndarray) -> tuple[list[float], list[float], list[float]]:
+    """Tile periods suggested by the autocorrelation: vertical, horizontal, isotropic.
+
+    Summing the lags along both axes and both diagonals favours a 2-D tiling over stripes.
+    """
+    n = min(auto.shape) // 2
+    lags = np.arange(n + 1)
+    iso = auto[0, lags] + auto[lags, 0] + auto[lags, lags] + auto[-lags, lags]
+    iso -= ndimage.uniform_filter1d(iso, _DETREND_WIDTH)
+    return (
+        _periods(auto[:, 0], auto.shape[0], count=1),
+        _periods(auto[0, :], auto.shape[1], count=1),
+        _periods(iso, 2 * n, count=4),
+    )
 
 
 def _fold(residual: np.ndarray, period: tuple[float, float]) -> np.ndarray:
@@ -164,22 +200,31 @@ class Alignment:
         return coding.viterbi(pattern.soft_code_bits(chips))
 
 
+def _align(residual: np.ndarray, period: tuple[float, float]) -> Alignment:
+    folded = _fold(residual, period)
+    z, shift = _sync(folded)
+    return Alignment(period=period, shift=shift, sync_z=z, folded=folded)
+
+
 def alignments(luma: np.ndarray) -> list[Alignment]:
     """Every alignment worth decoding, best sync first (at most MAX_DECODES)."""
-    residual = _residual(luma)
-    spectrum = np.fft.rfft2(residual)
-    auto = np.fft.irfft2(spectrum.real**2 + spectrum.imag**2, s=residual.shape)
-    ys = _periods(auto[:, 0], residual.shape[0])
-    xs = _periods(auto[0, :], residual.shape[1])
+    residual, auto = _whiten(_residual(luma))
+    ys, xs, both = _candidate_periods(auto)
     nominal = float(pattern.TILE)
     candidates = {(nominal, nominal)}
-    candidates.update((py, px) for py in ys[:2] for px in xs[:2])
-    candidates.update((p, p) for p in ys[:1] + xs[:1])
-    found = []
-    for period in candidates:
-        folded = _fold(residual, period)
-        z, shift = _sync(folded)
-        found.append(Alignment(period=period, shift=shift, sync_z=z, folded=folded))
+    candidates.update((p, p) for p in both)
+    if ys and xs:
+        candidates.add((ys[0], xs[0]))
+    found = [_align(residual, period) for period in candidates]
+    found.sort(key=lambda item: item.sync_z, reverse=True)
+    # Autocorrelation peaks are only good to a pixel or so, and that error adds up over the
+    # tiles of a large image: polish the strongest alignments by trying nearby periods.
+    polished = []
+    for best in found[:_POLISH]:
+        for step in _POLISH_STEPS:
+            period = (best.period[0] * (1 + step), best.period[1] * (1 + step))
+            polished.append(_align(residual, period))
+    found += polished
     found.sort(key=lambda item: item.sync_z, reverse=True)
     return found[:MAX_DECODES]
 

@@ -20,7 +20,7 @@ MIN_SIDE = 128
 DEFAULT_STRENGTH = 1.0
 # Amplitudes in grey levels (per unit strength). Flat areas get the least that survives 8-bit
 # rounding and JPEG; busy areas hide more. The RMS cap keeps PSNR >= 40 dB whatever the content.
-_FLAT_AMPLITUDE = 1.3
+_FLAT_AMPLITUDE = 1.8
 _ACTIVITY_GAIN = 0.45
 _MAX_AMPLITUDE = 5.0
 _ACTIVITY_SIGMA = 2.0
