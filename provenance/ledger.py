@@ -77,42 +77,55 @@ class AuditReport:
     head: str
 
 
-def _normalise(value: Any, where: str) -> Any:
+def _normalise(value: Any, where: tuple) -> Any:
     """The JSON value that will be stored, so that hashing it again after a database round trip
-    gives the same bytes (PostgreSQL's jsonb keeps numbers as decimals and refuses NUL)."""
+    gives the same bytes (PostgreSQL's jsonb keeps numbers as decimals and refuses NUL).
+
+    ``where`` is the path to ``value``, formatted only for an error: audits run this on every entry.
+    """
+    if isinstance(value, str):
+        return _checked_string(value, where)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidEventError(f"{where}: {value!r} is not a JSON number")
+            raise InvalidEventError(f"{_path(where)}: {value!r} is not a JSON number")
         # jsonb hands 1.0 and 1e20 back as integers: store them as the integer the decimal denotes.
         return int(Decimal(repr(value))) if value.is_integer() else value
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidEventError(f"{where}: strings may not contain NUL characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InvalidEventError(f"{where}: string is not valid Unicode ({exc.reason})") from exc
-        return value
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidEventError(f"{where}: naive datetime {value.isoformat()} has no time zone")
-        return _iso_utc(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, Mapping):
+    if isinstance(value, dict | Mapping):
         normalised = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise InvalidEventError(f"{where}: key {key!r} is not a string")
-            normalised[_normalise(key, f"{where} key")] = _normalise(item, f"{where}[{key!r}]")
+                raise InvalidEventError(f"{_path(where)}: key {key!r} is not a string")
+            normalised[_checked_string(key, where)] = _normalise(item, (*where, key))
         return normalised
     if isinstance(value, list | tuple):
-        return [_normalise(item, f"{where}[{index}]") for index, item in enumerate(value)]
-    raise InvalidEventError(f"{where}: {type(value).__name__} is not JSON-safe")
+        return [_normalise(item, (*where, index)) for index, item in enumerate(value)]
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidEventError(f"{_path(where)}: naive datetime {value.isoformat()} has no time zone")
+        return _iso_utc(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise InvalidEventError(f"{_path(where)}: {type(value).__name__} is not JSON-safe")
+
+
+def _checked_string(value: str, where: tuple) -> str:
+    if "\x00" in value:
+        raise InvalidEventError(f"{_path(where)}: strings may not contain NUL characters")
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidEventError(f"{_path(where)}: string is not valid Unicode ({exc.reason})") from exc
+    return value
+
+
+def _path(where: tuple) -> str:
+    return where[0] + "".join(f"[{part!r}]" for part in where[1:])
 
 
 def _iso_utc(moment: datetime) -> str:
@@ -122,7 +135,7 @@ def _iso_utc(moment: datetime) -> str:
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, non-ASCII kept as UTF-8, datetimes as ISO-8601 UTC strings."""
     return json.dumps(
-        _normalise(value, "value"), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        _normalise(value, ("value",)), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
 
 
@@ -156,7 +169,7 @@ def _checked_text(value: Any, *, field: str, pattern: re.Pattern | None, max_len
         raise InvalidEventError(f"{field}: {len(value)} characters is more than the {max_length} allowed")
     if pattern is not None and not pattern.fullmatch(value):
         raise InvalidEventError(f"{field}: {value!r} does not have the form {pattern.pattern}")
-    _normalise(value, field)
+    _checked_string(value, (field,))
     return value
 
 
@@ -189,7 +202,7 @@ def append_event(*, kind: str, subject: str, payload: dict, actor: str | None = 
         actor = _checked_text(actor, field="actor", pattern=None, max_length=255)
     if not isinstance(payload, Mapping):
         raise InvalidEventError(f"payload: expected a dict, got {type(payload).__name__}")
-    payload = _normalise(payload, "payload")
+    payload = _normalise(payload, ("payload",))
     size = len(canonical_json(payload).encode("utf-8"))
     if size > MAX_PAYLOAD_BYTES:
         raise InvalidEventError(f"payload: {size} bytes of canonical JSON is more than {MAX_PAYLOAD_BYTES}")

@@ -61,6 +61,8 @@ def test_canonical_json_is_sorted_compact_utf8_and_utc():
     "payload, fragment",
     [
         ({"x": float("nan")}, "not a JSON number"),
+        ({"a": [1, {"b": float("inf")}]}, r"payload\['a'\]\[1\]\['b'\]: inf"),
+        ({"x": "é\x00"}, "NUL"),
         ({"x": datetime(2025, 1, 1)}, "naive datetime"),
         ({"x": "a\x00b"}, "NUL"),
         ({1: "int key"}, "not a string"),
