@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+from scipy import fft, ndimage
 
 from provenance.watermark import coding, pattern
 from provenance.watermark.imaging import luma_of
@@ -15,12 +15,12 @@ MIN_DETECT_SIDE = 64
 MAX_DECODES = 6
 _MIN_PERIOD = 40.0
 _MAX_PERIOD = 240.0
-_HIGHPASS_SIGMA = 4.0
+_HIGHPASS_BOX = 11
 _CLIP_MADS = 2.0
 _WEIGHT_BLOCK = 8
 _WHITEN_WIDTH = 5
 _DETREND_WIDTH = 15
-_POLISH = 2
+_POLISH = 1
 _POLISH_STEPS = (-0.012, -0.006, 0.006, 0.012)
 _WEIGHT_FLOOR = 1.0
 
@@ -45,30 +45,27 @@ class Detection:
 
 def _residual(luma: np.ndarray) -> np.ndarray:
     """High-passed, outlier-clipped luminance: mostly watermark and noise, few edges."""
-    spectrum = np.fft.rfft2(luma)
-    fy = np.fft.fftfreq(luma.shape[0])[:, None]
-    fx = np.fft.rfftfreq(luma.shape[1])[None, :]
-    lowpass = np.exp(-2.0 * (np.pi * _HIGHPASS_SIGMA) ** 2 * (fy * fy + fx * fx))
-    residual = np.fft.irfft2(spectrum * (1.0 - lowpass), s=luma.shape)
+    residual = luma - ndimage.uniform_filter(luma, _HIGHPASS_BOX, mode="reflect")
     spread = 1.4826 * float(np.median(np.abs(residual[::3, ::3]))) * _CLIP_MADS
     limit = max(spread, 0.5)
-    residual = np.clip(residual, -limit, limit)
+    np.clip(residual, -limit, limit, out=residual)
     # Divide by the local residual level: busy texture (host noise) counts less, flat areas
     # (where the pattern is nearly all there is) count more. Block means keep this cheap.
     h, w = residual.shape
     b = _WEIGHT_BLOCK
     hb, wb = -(-h // b), -(-w // b)
-    padded = np.zeros((hb * b, wb * b), dtype=np.float64)
-    padded[:h, :w] = residual * residual
-    counts = np.zeros_like(padded)
-    counts[:h, :w] = 1.0
-    energy = padded.reshape(hb, b, wb, b).sum(axis=(1, 3))
-    filled = counts.reshape(hb, b, wb, b).sum(axis=(1, 3))
+    padded = np.zeros((hb * b, wb * b), dtype=np.float32)
+    padded[:h, :w] = residual
+    blocks = padded.reshape(hb, b, wb, b)
+    energy = np.einsum("ijkl,ijkl->ik", blocks, blocks)
+    filled = np.outer(
+        np.minimum(b, h - b * np.arange(hb)), np.minimum(b, w - b * np.arange(wb))
+    ).astype(np.float32)
     local = ndimage.uniform_filter(energy, 3, mode="nearest") / ndimage.uniform_filter(
         filled, 3, mode="nearest"
     )
-    level = np.repeat(np.repeat(np.sqrt(local + _WEIGHT_FLOOR), b, axis=0), b, axis=1)
-    return residual / level[:h, :w]
+    blocks /= np.sqrt(local + _WEIGHT_FLOOR)[:, None, :, None]
+    return padded[:h, :w]
 
 
 def _peaks(profile: np.ndarray, lo: int, hi: int) -> list[int]:
@@ -130,11 +127,11 @@ def _whiten(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     local average of the power spectrum keeps the lines and evens out the rest, so neither the
     fold nor the autocorrelation is dominated by the image's own repetitive structure.
     """
-    spectrum = np.fft.rfft2(residual)
+    spectrum = fft.rfft2(residual.astype(np.float32))
     power = spectrum.real**2 + spectrum.imag**2
     smooth = ndimage.uniform_filter(power, _WHITEN_WIDTH, mode="wrap") + 1e-12
-    white = np.fft.irfft2(spectrum / np.sqrt(smooth), s=residual.shape)
-    auto = np.fft.irfft2(power / smooth, s=residual.shape)
+    white = fft.irfft2(spectrum / np.sqrt(smooth), s=residual.shape)
+    auto = fft.irfft2(power / smooth, s=residual.shape)
     return white, auto
 
 
@@ -163,7 +160,9 @@ def _fold(residual: np.ndarray, period: tuple[float, float]) -> np.ndarray:
     np.minimum(bx, pattern.FOLD - 1, out=bx)
     index = (by[:, None] * pattern.FOLD + bx[None, :]).reshape(-1)
     sums = np.bincount(index, weights=residual.reshape(-1), minlength=pattern.FOLD**2)
-    counts = np.bincount(index, minlength=pattern.FOLD**2)
+    counts = np.outer(
+        np.bincount(by, minlength=pattern.FOLD), np.bincount(bx, minlength=pattern.FOLD)
+    ).reshape(-1)
     return (sums / np.maximum(counts, 1)).reshape(pattern.FOLD, pattern.FOLD)
 
 
@@ -212,7 +211,7 @@ def alignments(luma: np.ndarray) -> list[Alignment]:
     ys, xs, both = _candidate_periods(auto)
     nominal = float(pattern.TILE)
     candidates = {(nominal, nominal)}
-    candidates.update((p, p) for p in both)
+    candidates.update((p, p) for p in both + ys + xs)
     if ys and xs:
         candidates.add((ys[0], xs[0]))
     found = [_align(residual, period) for period in candidates]
