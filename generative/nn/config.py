@@ -23,8 +23,8 @@ class GANConfig:
     mapping_layers: int = 4
     # Channel width per feature-map resolution is min(channel_base // res, channel_max): wide at
     # low resolution where pixels are few, narrow at high resolution where they are many.
-    channel_base: int = 4096
-    channel_max: int = 256
+    channel_base: int = 2048
+    channel_max: int = 128
     num_classes: int = 0
     # Skip-layer excitation: a low-resolution block gates the channels of the block `sle_span`
     # octaves above it, giving the generator a short gradient path (FastGAN-style).
@@ -50,7 +50,8 @@ class GANConfig:
     @classmethod
     def default(cls, resolution: int) -> GANConfig:
         """The tuned defaults for one output size (32, 64, 128 or 256 px)."""
-        widths = {32: (4096, 256), 64: (4096, 256), 128: (8192, 256), 256: (16384, 256)}
+        # Sized for CPU training on a few cores; wider configs (channel_max 256-512) suit GPUs.
+        widths = {32: (2048, 128), 64: (2048, 128), 128: (4096, 128), 256: (8192, 256)}
         if resolution not in widths:
             raise GANConfigError(
                 f"resolution={resolution!r} has no default; choose one of {SUPPORTED_RESOLUTIONS}"

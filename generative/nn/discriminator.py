@@ -9,7 +9,7 @@ from torch import nn
 
 from generative.nn.config import GANConfig
 from generative.nn.errors import ShapeError
-from generative.nn.layers import EqualConv2d, EqualLinear, downsample2x, minibatch_stddev
+from generative.nn.layers import LRELU_GAIN, EqualConv2d, EqualLinear, downsample2x, minibatch_stddev
 
 
 class DiscriminatorBlock(nn.Module):
@@ -17,8 +17,9 @@ class DiscriminatorBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.conv0 = EqualConv2d(in_channels, in_channels, activate=True)
-        self.conv1 = EqualConv2d(in_channels, out_channels, activate=True)
+        self.conv0 = EqualConv2d(in_channels, in_channels, activate=True, input_gain=LRELU_GAIN)
+        self.conv1 = EqualConv2d(in_channels, out_channels, activate=True, input_gain=LRELU_GAIN)
+        # Without the gain, the shortcut stays at the same (un-gained) scale as the residual branch.
         self.skip = EqualConv2d(in_channels, out_channels, kernel_size=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -45,13 +46,13 @@ class Discriminator(nn.Module):
             res //= 2
         self.blocks = nn.ModuleList(blocks)
         c4 = config.channels(4)
-        self.conv4 = EqualConv2d(c4 + 1, c4, activate=True)
-        self.fc = EqualLinear(c4 * 16, c4, activate=True)
-        self.out = EqualLinear(c4, 1)
+        self.conv4 = EqualConv2d(c4 + 1, c4, activate=True, input_gain=LRELU_GAIN)
+        self.fc = EqualLinear(c4 * 16, c4, activate=True, input_gain=LRELU_GAIN)
+        self.out = EqualLinear(c4, 1, input_gain=LRELU_GAIN)
         self.num_classes = config.num_classes
         # Projection conditioning: the logit gains <embed(c), features>, so labels shape the decision
         # without a separate head per class.
-        self.embed = EqualLinear(config.num_classes, c4) if config.num_classes > 0 else None
+        self.embed = EqualLinear(config.num_classes, c4, input_gain=LRELU_GAIN) if config.num_classes > 0 else None
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if img.ndim != 4 or img.shape[1:] != (self.img_channels, self.resolution, self.resolution):

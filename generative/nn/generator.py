@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from generative.nn.config import GANConfig
 from generative.nn.errors import ShapeError
-from generative.nn.layers import EqualLinear, ModulatedConv2d, SkipLayerExcitation, upsample2x
+from generative.nn.layers import LRELU_GAIN, EqualLinear, ModulatedConv2d, SkipLayerExcitation, upsample2x
 
 
 def _normalize_2nd_moment(x: torch.Tensor) -> torch.Tensor:
@@ -35,7 +35,8 @@ class MappingNetwork(nn.Module):
         layers = []
         for i in range(config.mapping_layers):
             layers.append(EqualLinear(in_dim if i == 0 else config.w_dim, config.w_dim,
-                                      lr_multiplier=config.lr_multiplier_mapping, activate=True))
+                                      lr_multiplier=config.lr_multiplier_mapping, activate=True,
+                                      input_gain=1.0 if i == 0 else LRELU_GAIN))
         self.layers = nn.ModuleList(layers)
         self.register_buffer("w_avg", torch.zeros(config.w_dim))
 
@@ -80,7 +81,8 @@ class SynthesisNetwork(nn.Module):
         self.num_ws, self.w_dim = config.num_ws, config.w_dim
         c4 = config.channels(4)
         self.const = nn.Parameter(torch.randn(1, c4, 4, 4))
-        self.conv4 = ModulatedConv2d(c4, c4, w_dim=config.w_dim)
+        # The learned constant is not an activation: no input gain.
+        self.conv4 = ModulatedConv2d(c4, c4, w_dim=config.w_dim, input_gain=1.0)
         self.blocks = nn.ModuleList()
         channels = {4: c4}
         for res in config.block_resolutions:

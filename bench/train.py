@@ -1,0 +1,186 @@
+"""Training throughput on this machine's CPU: BrandForge's GAN beside a plain DCGAN.
+
+For the default 32/64/128 px configs it reports images/s, the FLOP rate a training step achieves
+(counted with torch.utils.flop_counter: convolutions and matrix products, forward and backward)
+as a share of the practical peak (the FP32 matmul rate torch reaches on all cores, measured in the
+same run), and the peak RSS of a fresh process doing only that training.
+
+    .venv/bin/python bench/train.py                 # everything, a few minutes
+    .venv/bin/python bench/train.py --resolutions 64 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from generative.nn.config import GANConfig  # noqa: E402
+from generative.nn.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from generative.training.config import TrainConfig  # noqa: E402
+from generative.training.trainer import Trainer  # noqa: E402
+
+BATCH = {32: 16, 64: 16, 128: 8}
+
+
+def matmul_peak_gflops(*, seconds: float = 3.0) -> float:
+    """Best FP32 matmul rate over a few square sizes (what 'practical peak' means here)."""
+    best = 0.0
+    for n in (1024, 2048):
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        torch.mm(a, b)
+        reps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 2:
+            torch.mm(a, b)
+            reps += 1
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def _images(n: int, resolution: int) -> torch.Tensor:
+    return (torch.rand(n, 3, resolution, resolution, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+
+
+class FlopCount(TorchDispatchMode):
+    """Sums torch.utils.flop_counter's per-op formulas (convolutions, matmuls, forward and backward).
+
+    FlopCounterMode itself cannot follow the R1 penalty's autograd.grad through module hooks, so
+    this mode applies the same formula registry at the dispatcher, where no hooks are involved.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+
+def _timed(step, *, seconds: float, min_steps: int = 3) -> dict:
+    """Time `step` (counting its FLOPs) for about `seconds`, between two peak measurements."""
+    peak_before = matmul_peak_gflops(seconds=2.0)
+    steps, start = 0, time.perf_counter()
+    with FlopCount() as counter:
+        while time.perf_counter() - start < seconds or steps < min_steps:
+            step()
+            steps += 1
+    elapsed = time.perf_counter() - start
+    peak_after = matmul_peak_gflops(seconds=2.0)
+    return {"steps": steps, "seconds": elapsed, "gflops_per_step": counter.total / steps / 1e9,
+            "gflop_per_s": counter.total / elapsed / 1e9, "peak_gflop_per_s": (peak_before + peak_after) / 2}
+
+
+def bench_ours(resolution: int, *, seconds: float) -> dict:
+    config = TrainConfig(gan=GANConfig.default(resolution), batch_size=BATCH[resolution], checkpoint_kimg=1e6)
+    trainer = Trainer(config=config, dataset=_images(256, resolution), run_dir=Path(tempfile.mkdtemp()), device="cpu")
+    trainer.train_step()  # warm-up (step 0 also runs R1); timed steps run R1 on one step in r1_interval
+    result = _timed(trainer.train_step, seconds=seconds)
+    params = sum(p.numel() for m in (trainer.G, trainer.D) for p in m.parameters())
+    return {"model": "brandforge", "resolution": resolution, "batch": config.batch_size, "params_m": params / 1e6,
+            "images_per_s": result["steps"] * config.batch_size / result["seconds"], **result}
+
+
+def _dcgan_base(target_params: int, resolution: int) -> int:
+    def count(base: int) -> int:
+        nets = (DCGANGenerator(resolution=resolution, base=base), DCGANDiscriminator(resolution=resolution, base=base))
+        return sum(p.numel() for m in nets for p in m.parameters())
+    return min(range(64, 1025, 32), key=lambda b: abs(count(b) - target_params))
+
+
+def bench_dcgan(resolution: int, *, seconds: float, target_params: int) -> dict:
+    torch.manual_seed(0)
+    base = _dcgan_base(target_params, resolution)
+    G = DCGANGenerator(resolution=resolution, base=base).to(memory_format=torch.channels_last)
+    D = DCGANDiscriminator(resolution=resolution, base=base).to(memory_format=torch.channels_last)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    data = _images(256, resolution).float().div(127.5).sub(1)
+    batch = BATCH[resolution]
+    gen = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        real = data[torch.randint(len(data), (batch,), generator=gen)].contiguous(memory_format=torch.channels_last)
+        z = torch.randn(batch, G.z_dim, generator=gen)
+        fake = G(z)
+        loss_d = F.softplus(D(fake.detach())).mean() + F.softplus(-D(real)).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        loss_g = F.softplus(-D(G(torch.randn(batch, G.z_dim, generator=gen)))).mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+
+    step()
+    result = _timed(step, seconds=seconds)
+    params = sum(p.numel() for m in (G, D) for p in m.parameters())
+    return {"model": f"dcgan(base={base})", "resolution": resolution, "batch": batch, "params_m": params / 1e6,
+            "images_per_s": result["steps"] * batch / result["seconds"], **result}
+
+
+def _child(args: argparse.Namespace) -> None:
+    if args.child == "ours":
+        result = bench_ours(args.resolutions[0], seconds=args.seconds)
+    else:
+        result = bench_dcgan(args.resolutions[0], seconds=args.seconds, target_params=args.target_params)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def _run_child(kind: str, resolution: int, *, seconds: float, target_params: int = 0) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, "--resolutions", str(resolution), "--seconds", str(seconds),
+           "--target-params", str(target_params)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed training per model and size")
+    parser.add_argument("--child", choices=["ours", "dcgan"], help=argparse.SUPPRESS)
+    parser.add_argument("--target-params", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f}")
+    print(f"practical peak at start (FP32 matmul, {torch.get_num_threads()} threads): "
+          f"{matmul_peak_gflops():.1f} GFLOP/s; each row's share uses the peak measured beside it")
+    header = ("| model | px | batch | params (M) | steps | images/s | GFLOP/step | GFLOP/s | peak GFLOP/s "
+              "| % of peak | peak RSS (MB) |")
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for res in args.resolutions:
+        ours = _run_child("ours", res, seconds=args.seconds)
+        dcgan = _run_child("dcgan", res, seconds=args.seconds, target_params=int(ours["params_m"] * 1e6))
+        for r in (ours, dcgan):
+            share = 100 * r["gflop_per_s"] / r["peak_gflop_per_s"]
+            print(f"| {r['model']} | {r['resolution']} | {r['batch']} | {r['params_m']:.2f} | {r['steps']} "
+                  f"| {r['images_per_s']:.2f} | {r['gflops_per_step']:.1f} | {r['gflop_per_s']:.1f} "
+                  f"| {r['peak_gflop_per_s']:.1f} | {share:.0f}% | {r['peak_rss_mb']:.0f} |", flush=True)
+    print(f"# load average at the end {os.getloadavg()[0]:.2f}")
+
+if __name__ == "__main__":
+    main()
