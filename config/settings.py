@@ -148,6 +148,15 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
 CELERY_TASK_ALWAYS_EAGER = False
 
+# Test runs started side by side (bin/test sets this) get their own database and Redis keys.
+TEST_RUN_ID = os.environ.get("BRANDFORGE_TEST_RUN_ID", "")
+if TEST_RUN_ID:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["TEST"] = {"NAME": f"test_brandforge_{TEST_RUN_ID}"}
+    if CELERY_BROKER_URL.startswith("redis"):
+        CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"test-{TEST_RUN_ID}:"}
+        CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"test-{TEST_RUN_ID}:"}
+
 LOGIN_URL = "admin:login"
 
 REST_FRAMEWORK = {

@@ -7,4 +7,6 @@ class DamConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from dam import checks  # noqa: F401  (registers system checks)
+        from dam import checks, signal_handlers  # noqa: F401  (checks register on import)
+
+        signal_handlers.connect()

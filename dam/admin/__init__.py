@@ -1,1 +1,7 @@
+from django.contrib import admin
+
 from dam.admin import assets, collections  # noqa: F401
+
+admin.site.site_header = "BrandForge"
+admin.site.site_title = "BrandForge"
+admin.site.index_title = "Brand library"

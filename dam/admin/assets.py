@@ -83,7 +83,7 @@ class AssetAdmin(admin.ModelAdmin):
     list_display_links = ["thumb", "title"]
     list_filter = ["collection", "tags", "status", "kind", "source", "current_version__mime"]
     search_fields = ["title", "description", "tags__name", "current_version__original_filename"]
-    list_select_related = ["collection", "current_version", "current_version__near_duplicate_of"]
+    list_select_related = ["collection", "current_version", "current_version__near_duplicate_of__asset"]
     autocomplete_fields = ["tags"]
     readonly_fields = ["id", "source", "status", "current_version", "created_by", "created_at", "updated_at", "preview"]
     fieldsets = [
@@ -124,9 +124,13 @@ class AssetAdmin(admin.ModelAdmin):
     def mime(self, obj: Asset) -> str:
         return obj.current_version.mime if obj.current_version else "—"
 
-    @admin.display(description="Near dup.", boolean=True)
-    def duplicate_flag(self, obj: Asset) -> bool:
-        return bool(obj.current_version and obj.current_version.near_duplicate_of_id)
+    @admin.display(description="Near duplicate of")
+    def duplicate_flag(self, obj: Asset):
+        twin = obj.current_version.near_duplicate_of if obj.current_version else None
+        if twin is None:
+            return ""
+        url = reverse("admin:dam_asset_change", args=[twin.asset_id])
+        return format_html('<a href="{}">{}</a>', url, twin)
 
     @admin.action(description="Add the tag to the selected assets")
     def add_tag(self, request: HttpRequest, queryset):

@@ -97,3 +97,14 @@ def test_failure_after_storing_discards_the_file(collection, librarian, monkeypa
         _ingest(make_image(seed=8), collection=collection, user=librarian)
     assert not PendingFile.objects.exists()
     assert stored_files("originals") == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_asset_removes_its_files(collection, librarian):
+    from dam.services.renditions import get_or_create_rendition
+
+    result = _ingest(make_image(seed=9), collection=collection, user=librarian)
+    get_or_create_rendition(version=result.version, spec="width-10")
+    assert len(stored_files()) == 2
+    result.asset.delete()
+    assert stored_files() == set()
