@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from PIL import Image
@@ -19,7 +20,8 @@ _HIGHPASS_BOX = 11
 _CLIP_MADS = 2.0
 _WEIGHT_BLOCK = 8
 _WHITEN_WIDTH = 5
-_DETREND_WIDTH = 15
+_COMB_STEPS = 480
+_COMB_CANDIDATES = 4
 _POLISH = 1
 _POLISH_STEPS = (-0.012, -0.006, 0.006, 0.012)
 _WEIGHT_FLOOR = 1.0
@@ -77,78 +79,50 @@ def _peaks(profile: np.ndarray, lo: int, hi: int) -> list[int]:
     return [int(i) + lo for i in idx[np.argsort(inner[idx])[::-1]]]
 
 
-def _refine(profile: np.ndarray, lag: int) -> float:
-    """Sub-sample peak position by a parabola through three samples."""
-    a, b, c = profile[lag - 1], profile[lag], profile[lag + 1]
-    denom = a - 2 * b + c
-    return lag + (0.5 * (a - c) / denom if denom < 0 else 0.0)
-
-
-def _periods(profile: np.ndarray, length: int, *, count: int) -> list[float]:
-    """Candidate tile periods along one axis from its autocorrelation profile.
-
-    A periodic pattern gives peaks at every multiple of its period, so the strongest peak may be a
-    harmonic: step down to the smallest divisor that is still a strong peak, then average the
-    positions of the visible multiples for sub-pixel accuracy (needed on large images, where a small
-    period error adds up over many tiles).
-    """
-    hi = min(int(_MAX_PERIOD), length // 2)
-    lo = int(_MIN_PERIOD)
-    if hi <= lo:
-        return []
-    found: list[float] = []
-    for lag in _peaks(profile, lo, hi)[:count]:
-        base = float(lag)
-        for k in (4, 3, 2):
-            q = int(round(lag / k))
-            if q >= lo and profile[q - 1 : q + 2].max() >= 0.5 * profile[lag]:
-                base = lag / k
-                break
-        estimates, weights = [], []
-        for k in range(1, int(hi // base) + 1):
-            near = int(round(k * base))
-            window = profile[near - 2 : near + 3]
-            if window.size < 5:
-                break
-            peak = near - 2 + int(np.argmax(window))
-            if 1 <= peak < profile.size - 1:
-                estimates.append(_refine(profile, peak) / k)
-                weights.append(k)
-        if estimates:
-            found.append(float(np.average(estimates, weights=weights)))
-    return found
-
-
 def _whiten(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten the residual's spectrum; return it and its autocorrelation.
+    """Flatten the residual's spectrum; return it and its whitened power spectrum (half plane).
 
     The tiling makes the watermark's spectrum a grid of narrow lines, while what is left of the
     image (stripes, checks, the 1/f slope of photos) is smooth or much wider. Dividing by the
     local average of the power spectrum keeps the lines and evens out the rest, so neither the
-    fold nor the autocorrelation is dominated by the image's own repetitive structure.
+    fold nor the period search is dominated by the image's own repetitive structure.
     """
     spectrum = fft.rfft2(residual.astype(np.float32))
     power = spectrum.real**2 + spectrum.imag**2
     smooth = ndimage.uniform_filter(power, _WHITEN_WIDTH, mode="wrap") + 1e-12
     white = fft.irfft2(spectrum / np.sqrt(smooth), s=residual.shape)
-    auto = fft.irfft2(power / smooth, s=residual.shape)
-    return white, auto
+    return white, power / smooth
 
 
-def _candidate_periods(auto: np.ndarray) -> tuple[list[float], list[float], list[float]]:
-    """Tile periods suggested by the autocorrelation: vertical, horizontal, isotropic.
+@cache
+def _comb(count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate periods and the (ky, kx) harmonics of the tile that carry the pattern."""
+    periods = np.geomspace(_MIN_PERIOD, _MAX_PERIOD, count)
+    k = np.arange(-pattern.GRID // 2 + 1, pattern.GRID // 2)
+    ky, kx = np.meshgrid(k, k, indexing="ij")
+    keep = (np.hypot(ky, kx) >= pattern.LOW_CUT) & ((kx > 0) | ((kx == 0) & (ky > 0)))
+    return periods, ky[keep], kx[keep]
 
-    Summing the lags along both axes and both diagonals favours a 2-D tiling over stripes.
+
+def _candidate_periods(white_power: np.ndarray, shape: tuple[int, int]) -> list[float]:
+    """Isotropic tile periods whose harmonics carry unusual power, strongest first.
+
+    A tile of period P puts the pattern's power on the frequencies (ky, kx) / P for the harmonics
+    inside the pattern's band, so the mean whitened power over that comb peaks at the true P.
+    Using only in-band harmonics (hundreds of them) keeps stripes and checks in the image, which
+    light up a few frequencies, from winning.
     """
-    n = min(auto.shape) // 2
-    lags = np.arange(n + 1)
-    iso = auto[0, lags] + auto[lags, 0] + auto[lags, lags] + auto[-lags, lags]
-    iso -= ndimage.uniform_filter1d(iso, _DETREND_WIDTH)
-    return (
-        _periods(auto[:, 0], auto.shape[0], count=1),
-        _periods(auto[0, :], auto.shape[1], count=1),
-        _periods(iso, 2 * n, count=4),
-    )
+    h, w = shape
+    periods, ky, kx = _comb(_COMB_STEPS)
+    rows = np.rint(ky[None, :] * (h / periods[:, None])).astype(np.intp) % h
+    cols = np.rint(kx[None, :] * (w / periods[:, None])).astype(np.intp)
+    # At least 1.5 periods must fit for the tiling to show as lines.
+    valid = periods <= min(h, w) / 1.5
+    np.minimum(cols, white_power.shape[1] - 1, out=cols)
+    score = white_power[rows, cols].mean(axis=1)
+    score[~valid] = 0.0
+    peaks = _peaks(score, 1, score.size - 2)[:_COMB_CANDIDATES]
+    return [float(periods[i]) for i in peaks]
 
 
 def _fold(residual: np.ndarray, period: tuple[float, float]) -> np.ndarray:
@@ -207,13 +181,10 @@ def _align(residual: np.ndarray, period: tuple[float, float]) -> Alignment:
 
 def alignments(luma: np.ndarray) -> list[Alignment]:
     """Every alignment worth decoding, best sync first (at most MAX_DECODES)."""
-    residual, auto = _whiten(_residual(luma))
-    ys, xs, both = _candidate_periods(auto)
+    residual, white_power = _whiten(_residual(luma))
     nominal = float(pattern.TILE)
     candidates = {(nominal, nominal)}
-    candidates.update((p, p) for p in both + ys + xs)
-    if ys and xs:
-        candidates.add((ys[0], xs[0]))
+    candidates.update((p, p) for p in _candidate_periods(white_power, residual.shape))
     found = [_align(residual, period) for period in candidates]
     found.sort(key=lambda item: item.sync_z, reverse=True)
     # Autocorrelation peaks are only good to a pixel or so, and that error adds up over the

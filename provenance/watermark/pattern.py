@@ -21,7 +21,7 @@ GRID = 32
 TILE = 128
 FOLD = 64
 _SYNC_FRACTION = 0.25
-_LOW_CUT = 2.5  # cycles per tile removed from the pattern
+LOW_CUT = 2.5  # cycles per tile removed from the pattern
 _SEED = int.from_bytes(hashlib.sha256(b"com.brandforge.wm.v1/layout").digest()[:8], "big")
 
 
@@ -48,7 +48,7 @@ def _band_mask(size: int) -> np.ndarray:
     """Which frequencies of a size x size FFT (cropped from the GRID spectrum) the pattern uses."""
     f = np.fft.fftfreq(size, d=1.0 / size)
     radius = np.hypot(f[:, None], f[None, :])
-    return (radius >= _LOW_CUT) & (np.abs(f[:, None]) < GRID // 2) & (np.abs(f[None, :]) < GRID // 2)
+    return (radius >= LOW_CUT) & (np.abs(f[:, None]) < GRID // 2) & (np.abs(f[None, :]) < GRID // 2)
 
 
 def _upsample(chips: np.ndarray, size: int) -> np.ndarray:
