@@ -264,16 +264,27 @@ def _broken_link(row: tuple, *, expected_seq: int, prev_hash: str) -> str | None
     return None
 
 
-def verify_chain(*, using: str | None = None) -> AuditReport:
-    """Recompute every entry's hash and link, in order, and stop at the first broken link."""
+def verify_chain(*, using: str | None = None, anchor: tuple[int, str] | None = None) -> AuditReport:
+    """Recompute every entry's hash and link, in order, and stop at the first broken link.
+
+    ``anchor`` is a ``(seq, entry_hash)`` recorded outside the database by an earlier audit: the
+    chain must still hold that entry, which reveals entries cut off the end or a rewritten chain.
+    """
     alias = using or router.db_for_read(LedgerEntry)
     expected_seq, prev_hash = 1, GENESIS_HASH
     for row in _rows(alias):
         reason = _broken_link(row, expected_seq=expected_seq, prev_hash=prev_hash)
+        if reason is None and anchor is not None and row[0] == anchor[0] and row[6] != anchor[1]:
+            reason = f"entry #{row[0]}'s hash differs from the anchor {anchor[1][:12]}…: the chain was rewritten"
         if reason is not None:
             return AuditReport(
                 ok=False, checked=expected_seq - 1, first_broken=min(row[0], expected_seq), reason=reason, head=prev_hash
             )
         expected_seq, prev_hash = expected_seq + 1, row[6]
     count = expected_seq - 1
+    if anchor is not None and anchor[0] > count:
+        return AuditReport(
+            ok=False, checked=count, first_broken=count + 1, head=prev_hash,
+            reason=f"the chain ends at #{count} but the anchor names entry #{anchor[0]}: entries were cut off the end",
+        )
     return AuditReport(ok=True, checked=count, first_broken=None, reason=f"{count} entries intact", head=prev_hash)

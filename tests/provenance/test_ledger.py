@@ -230,12 +230,21 @@ def test_a_deleted_entry_is_reported_as_a_gap(removed, last):
 
 
 @pytest.mark.django_db
-def test_a_truncated_tail_shows_only_in_the_head_hash():
+def test_a_truncated_tail_is_caught_only_against_an_anchor():
     append_many(3)
-    recorded_head = verify_chain().head
+    recorded = verify_chain()
     raw("DELETE FROM {table} WHERE seq = 3")
-    report = verify_chain()
-    assert report.ok and report.checked == 2 and report.head != recorded_head
+    assert verify_chain().ok, "a chain alone cannot show that its end is missing"
+    report = verify_chain(anchor=(recorded.checked, recorded.head))
+    assert not report.ok and report.first_broken == 3 and "cut off the end" in report.reason
+
+
+@pytest.mark.django_db
+def test_an_anchor_catches_a_rewritten_chain():
+    entries = append_many(3)
+    assert verify_chain(anchor=(2, entries[1].entry_hash)).ok
+    report = verify_chain(anchor=(2, "ab" * 32))
+    assert not report.ok and report.first_broken == 2 and "rewritten" in report.reason
 
 
 @pytest.mark.django_db
@@ -340,7 +349,11 @@ def test_concurrent_processes_build_one_chain(tmp_path):
 def test_audit_command_reports_ok_and_the_first_broken_link(capsys):
     entries = append_many(4)
     call_command("provenance_audit")
-    assert f"OK: 4 ledger entries verified; head {entries[-1].entry_hash}" in capsys.readouterr().out
+    assert f"OK: 4 ledger entries verified; head 4:{entries[-1].entry_hash}" in capsys.readouterr().out
+    call_command("provenance_audit", "--anchor", f"4:{entries[-1].entry_hash}")
+    assert "OK: 4" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="not SEQ:HASH"):
+        call_command("provenance_audit", "--anchor", "4:nothex")
 
     raw("UPDATE {table} SET actor = %s WHERE seq = 2", ["user:2"])
     with pytest.raises(CommandError, match=r"broken at entry #2: .*stored hash") as caught:
