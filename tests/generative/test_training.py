@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from PIL import Image
+from torch.utils.data import Dataset
 
 from generative.nn.config import GANConfig
 from generative.training import checkpoint as ckpt_module
@@ -27,7 +28,7 @@ from generative.training.checkpoint import (
 from generative.training.config import TrainConfig
 from generative.training.data import DatasetError
 from generative.training.export import export_generator, generator_from_checkpoint
-from generative.training.trainer import Trainer
+from generative.training.trainer import Trainer, resolve_device
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,6 +172,30 @@ def test_conditional_training_and_bad_data(tmp_path):
         Trainer(config=config, dataset=images(), run_dir=tmp_path)
     with pytest.raises(DatasetError, match="shape"):
         Trainer(config=tiny_config(), dataset=torch.zeros(4, 3, 64, 64, dtype=torch.uint8), run_dir=tmp_path)
+
+
+class _TupleDataset(Dataset):
+    """Float images in [-1, 1] with labels, the shape a torch Dataset of brand assets would have."""
+
+    def __init__(self) -> None:
+        self.images = images().float() / 127.5 - 1.0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        return self.images[index], index % 2
+
+
+def test_trains_from_a_dataset_of_float_images_with_labels(tmp_path):
+    config = tiny_config(num_classes=2)
+    trainer = Trainer(config=config, dataset=_TupleDataset(), run_dir=tmp_path)
+    assert trainer.device == resolve_device(None) == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    real, labels = trainer.data.sample(6, generator=torch.Generator().manual_seed(0), device=trainer.device)
+    assert real.is_contiguous(memory_format=torch.channels_last) and real.min() >= -1 and real.max() <= 1
+    assert labels.tolist() == [int(i) % 2 for i in torch.randint(12, (6,), generator=torch.Generator().manual_seed(0))]
+    trainer.train(until_kimg=kimg_for(1, config))
+    assert trainer.step == 1
 
 
 def test_export_loads_and_generates(tmp_path):
