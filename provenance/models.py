@@ -73,3 +73,6 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs) -> NoReturn:
         _refuse(f"deleting ledger entry #{self.seq}")
+
+
+from provenance.models_repository import StoredManifest  # noqa: E402,F401  (Django finds models here)

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from provenance.c2pa.keys import KeyMaterialExistsError, create_dev_credentials
-
-
-def _key_dir() -> Path:
-    configured = getattr(settings, "PROVENANCE_KEY_DIR", "")
-    if configured:
-        return Path(configured)
-    var_dir = getattr(settings, "VAR_DIR", None) or Path(settings.BASE_DIR) / "var"
-    return Path(var_dir) / "provenance"
+from provenance.conf import key_dir
 
 
 class Command(BaseCommand):
@@ -27,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--organization", default="BrandForge Development")
 
     def handle(self, *args, **options):
-        directory = options["directory"] or _key_dir()
+        directory = options["directory"] or key_dir()
         try:
             paths = create_dev_credentials(
                 directory=directory, force=options["force"], organization=options["organization"]
