@@ -28,9 +28,9 @@ FILE_FORMAT = "brandforge-feature-encoder/1"
 @dataclass(frozen=True)
 class EncoderConfig:
     input_size: int = 32
-    width: int = 32
-    feature_dim: int = 256
-    projection_dim: int = 128
+    width: int = 16
+    feature_dim: int = 128
+    projection_dim: int = 64
 
 
 class FeatureEncoder(nn.Module):
@@ -46,8 +46,10 @@ class FeatureEncoder(nn.Module):
         chans = [3, w, w * 2, w * 4, config.feature_dim]
         layers: list[nn.Module] = []
         for i, (cin, cout) in enumerate(zip(chans[:-1], chans[1:], strict=True)):
-            # GroupNorm keeps features independent of the batch they are computed in.
-            layers += [nn.Conv2d(cin, cout, 3, stride=1 if i == 0 else 2, padding=1), nn.GroupNorm(8, cout)]
+            # Downsample early: the encoder must train in minutes on a shared CPU. GroupNorm keeps
+            # features independent of the batch they are computed in.
+            stride = 1 if i == len(chans) - 2 else 2
+            layers += [nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.GroupNorm(8, cout)]
             layers.append(nn.SiLU())
         self.trunk = nn.Sequential(*layers)
         self.head = nn.Sequential(

@@ -6,7 +6,7 @@ descriptors are compared with the sliced Wasserstein distance (mean over random 
 1-D Wasserstein distance of the projections). Fine levels catch texture and edges, the coarsest one
 catches colour and layout.
 
-Both descriptor clouds are standardised with the *reference* set's per-channel mean and deviation,
+Patches are cut at the same random positions in both sets, and both descriptor clouds are standardised with the *reference* set's per-channel mean and deviation,
 so a pure colour or brightness shift still counts as a difference (standardising each set by its own
 statistics would hide it). Values are reported multiplied by 1e3.
 """
@@ -62,12 +62,20 @@ def laplacian_pyramid(images: torch.Tensor, *, min_resolution: int = 16) -> list
     return levels
 
 
-def _descriptors(level: torch.Tensor, *, per_image: int, generator: torch.Generator) -> torch.Tensor:
-    n, c, h, w = level.shape
+def _patch_positions(
+    shape: torch.Size, *, per_image: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    n, _, h, w = shape
     if h < PATCH_SIZE or w < PATCH_SIZE:
         raise MetricInputError(f"pyramid level of {h}x{w} px is smaller than a {PATCH_SIZE}px patch")
     ys = torch.randint(0, h - PATCH_SIZE + 1, (n, per_image), generator=generator)
     xs = torch.randint(0, w - PATCH_SIZE + 1, (n, per_image), generator=generator)
+    return ys, xs
+
+
+def _descriptors(level: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+    n, c = level.shape[:2]
+    per_image = ys.shape[1]
     offs = torch.arange(PATCH_SIZE)
     rows = (ys[..., None] + offs)[..., :, None].expand(n, per_image, PATCH_SIZE, PATCH_SIZE)
     cols = (xs[..., None] + offs)[..., None, :].expand(n, per_image, PATCH_SIZE, PATCH_SIZE)
@@ -115,16 +123,20 @@ def swd(
         raise MetricInputError(f"real is {tuple(real.shape[1:])} but fake is {tuple(fake.shape[1:])}")
     generator = torch.Generator().manual_seed(seed)
     n = min(len(real), len(fake))
-    real = real[torch.randperm(len(real), generator=generator)[:n]]
-    fake = fake[torch.randperm(len(fake), generator=generator)[:n]]
+    if len(real) > n:
+        real = real[torch.randperm(len(real), generator=generator)[:n]]
+    if len(fake) > n:
+        fake = fake[torch.randperm(len(fake), generator=generator)[:n]]
     result: dict[str, float] = {}
     for lr, lf in zip(
         laplacian_pyramid(real, min_resolution=min_resolution),
         laplacian_pyramid(fake, min_resolution=min_resolution),
         strict=True,
     ):
-        dr = _descriptors(lr, per_image=patches_per_image, generator=generator)
-        df = _descriptors(lf, per_image=patches_per_image, generator=generator)
+        # Both sets are cut at the same positions (common random numbers): the sampling noise then
+        # cancels in the comparison instead of adding to it, and a set against itself scores zero.
+        ys, xs = _patch_positions(lr.shape, per_image=patches_per_image, generator=generator)
+        dr, df = _descriptors(lr, ys, xs), _descriptors(lf, ys, xs)
         channels = lr.shape[1]
         per_channel = dr.view(len(dr), channels, -1)
         mean = per_channel.mean(dim=(0, 2)).repeat_interleave(PATCH_SIZE * PATCH_SIZE)
