@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 DEFAULT_FONT_PATH = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 # Colour bitmap fonts only scale from their strikes; Noto Color Emoji has a single one at 109 px.
 RENDER_SIZE = 109
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 
 
 class EmojiFontMissingError(FileNotFoundError):
@@ -68,21 +68,28 @@ class EmojiSet:
         return EmojiSet(images=self.images[idx], sequences=tuple(self.sequences[i] for i in idx))
 
 
+def _is_private_use(cp: int) -> bool:
+    return 0xE000 <= cp <= 0xF8FF or cp >= 0xF0000
+
+
 def sequences_from_tables(
     *,
     cmap: Mapping[int, str],
-    ligatures: Mapping[str, Iterable[str]],
+    ligatures: Mapping[str, Iterable[Iterable[str]]],
     drawable: set[str],
 ) -> list[str]:
     """One text per drawable glyph, in a stable order.
 
     ``cmap`` maps code points to glyph names, ``ligatures`` maps a ligature glyph to the glyph
-    sequence that forms it, ``drawable`` names glyphs that have a colour bitmap. Several texts can
-    reach the same glyph (with or without U+FE0F); the shortest one wins so each image appears once.
+    sequences that form it, ``drawable`` names glyphs that have a colour bitmap. Private-use code
+    points are not emoji and are never used. Several texts can draw the same glyph (with or without
+    U+FE0F, a ZWJ sequence and its reverse for right-to-left text, flags that share one picture); the
+    shortest, then lowest, text labels the glyph, so each picture appears once.
     """
     glyph_to_cp: dict[str, int] = {}
     for cp in sorted(cmap):
-        glyph_to_cp.setdefault(cmap[cp], cp)
+        if not _is_private_use(cp):
+            glyph_to_cp.setdefault(cmap[cp], cp)
     best: dict[str, str] = {}
 
     def offer(glyph: str, text: str) -> None:
@@ -91,10 +98,11 @@ def sequences_from_tables(
 
     for glyph, cp in glyph_to_cp.items():
         offer(glyph, chr(cp))
-    for glyph, parts in ligatures.items():
-        parts = list(parts)
-        if all(p in glyph_to_cp for p in parts):
-            offer(glyph, "".join(chr(glyph_to_cp[p]) for p in parts))
+    for glyph, sequences in ligatures.items():
+        for parts in sequences:
+            parts = list(parts)
+            if all(p in glyph_to_cp for p in parts):
+                offer(glyph, "".join(chr(glyph_to_cp[p]) for p in parts))
     return sorted(best.values(), key=lambda t: tuple(ord(c) for c in t))
 
 
@@ -107,14 +115,14 @@ def font_sequences(*, font_path: Path = DEFAULT_FONT_PATH) -> list[str]:
     for strike in font["CBLC"].strikes:
         for sub in strike.indexSubTables:
             drawable.update(sub.names)
-    ligatures: dict[str, list[str]] = {}
+    ligatures: dict[str, list[list[str]]] = {}
     for lookup in font["GSUB"].table.LookupList.Lookup:
         for sub in lookup.SubTable:
             # Extension lookups (type 7) wrap the real subtable.
             sub = getattr(sub, "ExtSubTable", sub)
             for first, ligs in (getattr(sub, "ligatures", None) or {}).items():
                 for lig in ligs:
-                    ligatures.setdefault(lig.LigGlyph, [first, *lig.Component])
+                    ligatures.setdefault(lig.LigGlyph, []).append([first, *lig.Component])
     return sequences_from_tables(cmap=font.getBestCmap(), ligatures=ligatures, drawable=drawable)
 
 

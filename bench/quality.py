@@ -1,0 +1,189 @@
+"""Sample quality on real images: BrandForge's GAN against a plain DCGAN, same CPU minutes, same run.
+
+The data are the Noto Color Emoji glyphs (fonts-noto-color-emoji) rendered offline at 32 and 64 px;
+15% of them are held out and never trained on. At each resolution an in-house feature encoder is
+trained on the training split (outside the GAN budgets), then both GANs train for ``--minutes`` of
+wall-clock time each, interleaved in short slices so that load from other processes on the machine
+falls on both alike. Each is scored against the held-out emoji (SWD, KID, precision/recall), and a
+real-vs-real row (training split against held-out) shows the floor a perfect generator would reach.
+
+    .venv/bin/python bench/quality.py                       # 20 min per model per resolution
+    .venv/bin/python bench/quality.py --minutes 1           # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from generative.datasets.emoji import load_emoji  # noqa: E402
+from generative.metrics import EncoderConfig, evaluate, save_encoder, train_encoder  # noqa: E402
+from generative.nn.config import GANConfig  # noqa: E402
+from generative.nn.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from generative.training.config import TrainConfig  # noqa: E402
+from generative.training.samples import grid_image  # noqa: E402
+from generative.training.trainer import Trainer  # noqa: E402
+
+METRIC_COLUMNS = ("swd_mean", "kid", "precision", "recall", "density", "coverage")
+
+
+class OursRunner:
+    """BrandForge's GAN through its real Trainer (EMA generator used for samples)."""
+
+    name = "brandforge"
+
+    def __init__(self, *, data: torch.Tensor, resolution: int, batch_size: int, seed: int) -> None:
+        config = TrainConfig(gan=GANConfig.default(resolution), batch_size=batch_size, checkpoint_kimg=1e6, seed=seed)
+        self.trainer = Trainer(config=config, dataset=data, run_dir=Path(tempfile.mkdtemp()), device="cpu")
+
+    def step(self) -> int:
+        self.trainer.train_step()
+        return self.trainer.config.batch_size
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int) -> torch.Tensor:
+        g = self.trainer.G_ema.eval()
+        z = torch.randn(n, g.config.z_dim, generator=torch.Generator().manual_seed(seed))
+        return torch.cat([g(z[i : i + 64]) for i in range(0, n, 64)]).contiguous().clamp(-1, 1)
+
+
+class DCGANRunner:
+    """The plain DCGAN recipe: BCE non-saturating loss, Adam(2e-4, 0.5, 0.999), batch 64, no tricks."""
+
+    name = "dcgan"
+
+    def __init__(self, *, data: torch.Tensor, resolution: int, batch_size: int, seed: int) -> None:
+        torch.manual_seed(seed)
+        self.G = DCGANGenerator(resolution=resolution, base=256)
+        self.D = DCGANDiscriminator(resolution=resolution, base=256)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.data = data.float() / 127.5 - 1.0
+        self.batch_size = batch_size
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def step(self) -> int:
+        real = self.data[torch.randint(0, len(self.data), (self.batch_size,), generator=self.gen)]
+        z = torch.randn(self.batch_size, self.G.z_dim, generator=self.gen)
+        fake = self.G(z)
+        loss_d = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        loss_g = F.softplus(-self.D(fake)).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return self.batch_size
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int) -> torch.Tensor:
+        self.G.eval()
+        z = torch.randn(n, self.G.z_dim, generator=torch.Generator().manual_seed(seed))
+        out = torch.cat([self.G(z[i : i + 64]) for i in range(0, n, 64)])
+        self.G.train()
+        return out
+
+
+def train_interleaved(runners: list, *, seconds: float, slice_s: float, log: Callable[[str], None]) -> dict:
+    """Give each runner ``seconds`` of wall-clock training in alternating slices; returns images seen."""
+    spent = {r.name: 0.0 for r in runners}
+    images = {r.name: 0 for r in runners}
+    while any(spent[r.name] < seconds for r in runners):
+        for r in runners:
+            budget = min(slice_s, seconds - spent[r.name])
+            if budget <= 0:
+                continue
+            start = time.perf_counter()
+            while time.perf_counter() - start < budget:
+                images[r.name] += r.step()
+            spent[r.name] += time.perf_counter() - start
+        log("  " + ", ".join(f"{n}: {spent[n]:.0f}s {images[n] / 1000:.1f} kimg" for n in spent))
+    return {"seconds": spent, "kimg": {n: v / 1000 for n, v in images.items()}}
+
+
+def run_resolution(args: argparse.Namespace, resolution: int, log: Callable[[str], None]) -> dict:
+    data = load_emoji(size=resolution, cache_dir=args.cache_dir)
+    train, held = data.split(holdout_fraction=args.holdout, seed=args.seed)
+    real_train, real_held = train.to_tensor(), held.to_tensor()
+    log(f"[{resolution}px] {len(train)} training emoji, {len(held)} held out")
+
+    start = time.perf_counter()
+    encoder, losses = train_encoder(
+        real_train, config=EncoderConfig(input_size=32), steps=args.encoder_steps, seed=args.seed,
+        name=f"emoji{resolution}",
+    )
+    version = save_encoder(encoder, args.out / f"encoder-{resolution}.pt")
+    log(f"[{resolution}px] encoder {version}: loss {losses[0]:.3f} -> {losses[-1]:.3f} "
+        f"in {time.perf_counter() - start:.0f}s")
+
+    uint8 = torch.from_numpy(train.images).permute(0, 3, 1, 2).contiguous()
+    runners = [
+        OursRunner(data=uint8, resolution=resolution, batch_size=16, seed=args.seed),
+        DCGANRunner(data=uint8, resolution=resolution, batch_size=64, seed=args.seed),
+    ]
+    budget = train_interleaved(runners, seconds=args.minutes * 60, slice_s=args.slice_seconds, log=log)
+
+    n_eval = len(real_held)
+    rows = {"real (train split)": evaluate(real_held, real_train[:n_eval], encoder=encoder, seed=args.seed)}
+    grid_real = real_held[:64]
+    grid_image(grid_real).save(args.out / f"quality-{resolution}-real.png")
+    for r in runners:
+        fake = r.sample(n_eval, seed=args.seed + 1)
+        rows[r.name] = evaluate(real_held, fake, encoder=encoder, seed=args.seed)
+        grid_image(fake[:64]).save(args.out / f"quality-{resolution}-{r.name}.png")
+    return {"resolution": resolution, "encoder": version, "encoder_loss": [losses[0], losses[-1]],
+            "held_out": n_eval, "budget": budget, "metrics": rows}
+
+
+def table(result: dict) -> str:
+    lines = [f"{result['resolution']} px, encoder {result['encoder']}, {result['held_out']} held-out emoji",
+             f"| model | kimg | {' | '.join(METRIC_COLUMNS)} |", "|" + " --- |" * (len(METRIC_COLUMNS) + 2)]
+    for name, m in result["metrics"].items():
+        kimg = result["budget"]["kimg"].get(name)
+        cells = [f"{m['swd_mean']:.1f}", f"{m['kid']:.4f}", *(f"{m[c]:.3f}" for c in METRIC_COLUMNS[2:])]
+        lines.append(f"| {name} | {'-' if kimg is None else f'{kimg:.1f}'} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=20.0, help="training minutes per model per resolution")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--cache-dir", type=Path, default=ROOT / "var" / "cache" / "emoji")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--holdout", type=float, default=0.15)
+    parser.add_argument("--encoder-steps", type=int, default=400)
+    parser.add_argument("--slice-seconds", type=float, default=20.0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads; 1 is fastest on a CPU shared with other jobs")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    results = []
+    for resolution in args.resolutions:
+        results.append(run_resolution(args, resolution, log))
+        print("\n" + table(results[-1]) + "\n", flush=True)
+    payload = {"minutes": args.minutes, "threads": args.threads, "torch": torch.__version__, "results": results}
+    (args.out / "quality-results.json").write_text(json.dumps(payload, indent=2))
+    print(f"grids and quality-results.json in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
