@@ -7,6 +7,7 @@ mirroring are left out on purpose: brand colours and lettering must survive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -121,8 +122,12 @@ class AdaptiveAugment:
         self.sign_sum += float(real_logits.detach().sign().sum())
         self.count += int(real_logits.shape[0])
 
-    def step(self, *, batch_images: int, reduce_fn=None) -> None:
-        """Call once per training step; every `interval` steps p moves toward the target."""
+    def step(self, *, batch_images: int,
+             reduce_fn: Callable[[float, int], tuple[float, float]] | None = None) -> None:
+        """Call once per training step; every `interval` steps p moves toward the target.
+
+        `reduce_fn` sums the statistics over processes, so every rank moves p identically.
+        """
         self.steps += 1
         if self.steps % self.interval:
             return

@@ -1,7 +1,8 @@
-"""Export G_ema from a checkpoint as a self-contained TorchScript file for inference.
+"""Export G_ema from a checkpoint for inference: TorchScript always, ONNX when `onnx` is installed.
 
-The exported module's forward is ``(z [N, z_dim] float, labels [N] int64, truncation_psi [] float)
--> images [N, C, H, W] float in about [-1, 1]``. Unconditional models ignore `labels` (pass zeros).
+The exported forward is ``(z [N, z_dim] float, labels [N] int64, truncation_psi [] float)
+-> images [N, C, H, W] float in about [-1, 1]``. Unconditional models ignore `labels` (pass zeros;
+the ONNX graph of an unconditional model has no `labels` input at all).
 """
 
 from __future__ import annotations
@@ -53,4 +54,28 @@ def export_generator(*, checkpoint: Path, path: Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         traced.save(str(path))
+    return path
+
+
+class ExportError(RuntimeError):
+    """An export format that cannot be produced here."""
+
+
+def export_generator_onnx(*, checkpoint: Path, path: Path) -> Path:
+    """G_ema of `checkpoint` as an ONNX file (opset 17, dynamic batch); needs the `onnx` package."""
+    try:
+        import onnx  # noqa: F401  (the TorchScript-based exporter needs it to serialise)
+    except ImportError as exc:
+        raise ExportError(f"ONNX export of {checkpoint} needs the 'onnx' package, which is not installed") from exc
+    generator = generator_from_checkpoint(checkpoint)
+    module = InferenceGenerator(generator).eval()
+    example = (torch.randn(2, generator.config.z_dim), torch.zeros(2, dtype=torch.long), torch.tensor(1.0))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    batch = {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, example, str(path), dynamo=False, opset_version=17,
+                          input_names=["z", "labels", "truncation_psi"], output_names=["images"],
+                          dynamic_axes={"z": batch, "labels": batch, "images": batch})
     return path

@@ -27,7 +27,7 @@ from generative.training.checkpoint import (
 )
 from generative.training.config import TrainConfig
 from generative.training.data import DatasetError
-from generative.training.export import export_generator, generator_from_checkpoint
+from generative.training.export import export_generator, export_generator_onnx, generator_from_checkpoint
 from generative.training.trainer import Trainer, resolve_device
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,6 +211,23 @@ def test_export_loads_and_generates(tmp_path):
     torch.testing.assert_close(out, reference(z), rtol=1e-4, atol=1e-5)
     average = module(z, torch.zeros(3, dtype=torch.long), torch.tensor(0.0))
     torch.testing.assert_close(average[0], average[2])
+
+
+def test_onnx_export_matches_torch(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx.reference import ReferenceEvaluator
+
+    config = tiny_config()
+    trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
+    trainer.train(until_kimg=kimg_for(1, config))
+    path = export_generator_onnx(checkpoint=latest_checkpoint(tmp_path), path=tmp_path / "g.onnx")
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    z = torch.randn(3, config.gan.z_dim, generator=torch.Generator().manual_seed(4))
+    (out,) = ReferenceEvaluator(model).run(None, {"z": z.numpy(), "truncation_psi": torch.tensor(0.7).numpy()})
+    reference = generator_from_checkpoint(latest_checkpoint(tmp_path))
+    expected = reference(z, truncation_psi=0.7)
+    torch.testing.assert_close(torch.from_numpy(out), expected, rtol=1e-3, atol=1e-4)
 
 
 def _ddp_worker(rank: int, world: int, init_file: str, run_dir: str, out_dir: str) -> None:
