@@ -6,4 +6,5 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("dam/", include("dam.urls")),
+    path("", include("provenance.urls")),
 ]

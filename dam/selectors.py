@@ -6,9 +6,10 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from dam.models import Asset, AssetVersion, Collection, CollectionPermission
+from dam.models import Asset, AssetVersion, Collection, CollectionPermission, ReviewState, Workflow
 
 
 def _granting_collections(user, action: str) -> QuerySet[Collection]:
@@ -66,3 +67,59 @@ def near_duplicate_of(phash: str, *, max_distance: int) -> tuple[AssetVersion, i
     if best is None:
         return None
     return AssetVersion.objects.get(pk=best[0]), best[1]
+
+
+def workflow_for(collection: Collection) -> Workflow | None:
+    """The workflow of ``collection`` or of its nearest ancestor that has one."""
+    chain = [*collection.ancestor_ids(), collection.pk]
+    by_collection = {w.collection_id: w for w in Workflow.objects.filter(collection_id__in=chain)}
+    for pk in reversed(chain):
+        if pk in by_collection:
+            return by_collection[pk]
+    return None
+
+
+def users_who_can(action: str, collection: Collection):
+    from django.contrib.auth import get_user_model
+
+    chain = [*collection.ancestor_ids(), collection.pk]
+    return get_user_model().objects.filter(
+        is_active=True,
+        groups__collection_permissions__action=action,
+        groups__collection_permissions__collection_id__in=chain,
+    ).distinct()
+
+
+def deliverable_assets(*, collections: QuerySet[Collection]) -> QuerySet[Asset]:
+    """The delivery gate: what a CMS may receive. Published, not expired, in a visible collection.
+
+    The one place this rule lives; originals, renditions and metadata all go through it.
+    """
+    now = timezone.now()
+    return Asset.objects.filter(
+        collection__in=collections,
+        published_version__isnull=False,
+        published_version__review__state=ReviewState.PUBLISHED,
+    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def is_deliverable(version: AssetVersion, *, collections: QuerySet[Collection] | None = None) -> bool:
+    assets = deliverable_assets(collections=collections if collections is not None else Collection.objects.all())
+    return assets.filter(pk=version.asset_id, published_version=version).exists()
+
+
+def review_queue(user) -> QuerySet:
+    """Versions waiting on a step ``user`` may act on, oldest submission first."""
+    from dam.models import StepApproval, VersionReview
+
+    waiting = VersionReview.objects.filter(state=ReviewState.IN_REVIEW)
+    if not user.is_superuser:
+        mine = Q(step__group__in=user.groups.all())
+        implicit = Q(step__isnull=True, version__asset__collection__in=collections_for(user, CollectionPermission.Action.APPROVE))
+        waiting = waiting.filter(mine | implicit)
+    already = StepApproval.objects.filter(user=user, review=OuterRef("pk"), round=OuterRef("round"), step=OuterRef("step"))
+    return (
+        waiting.exclude(Exists(already))
+        .select_related("version__asset__collection", "version__created_by", "step")
+        .order_by("submitted_at", "pk")
+    )

@@ -35,3 +35,11 @@ def reconcile_pending_files() -> int:
     from dam.services.files import reconcile_pending
 
     return reconcile_pending(grace_seconds=dam_settings.STAGING_GRACE_SECONDS)
+
+
+@shared_task(acks_late=True)
+def expire_assets() -> int:
+    """Move approved/published versions whose rights have passed to "expired" (beat, every minute)."""
+    from dam.services.workflow import expire_due
+
+    return expire_due()

@@ -10,13 +10,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from dam.exceptions import PermissionDeniedError
+from dam.exceptions import DamError, PermissionDeniedError
 from dam.ingest.errors import RejectedFile
 from dam.models import Asset, AssetVersion, Collection, CollectionPermission, Rendition
 from dam.selectors import collections_for
 from dam.services.assets import assets_add_tag, assets_move
 from dam.services.ingest import ingest_file
 from dam.services.renditions import rendition_url
+from dam.services.workflow import transition
 
 THUMBNAIL_SPEC = "max-165x165|format-webp"
 
@@ -79,22 +80,27 @@ class AssetVersionInline(admin.TabularInline):
 
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
-    list_display = ["thumb", "title", "collection", "status", "kind", "mime", "source", "duplicate_flag", "created_at"]
+    list_display = [
+        "thumb", "title", "collection", "status", "published", "kind", "mime", "source", "duplicate_flag", "created_at"
+    ]
     list_display_links = ["thumb", "title"]
     list_filter = ["collection", "tags", "status", "kind", "source", "current_version__mime"]
     search_fields = ["title", "description", "tags__name", "current_version__original_filename"]
     list_select_related = ["collection", "current_version", "current_version__near_duplicate_of__asset"]
     autocomplete_fields = ["tags"]
-    readonly_fields = ["id", "source", "status", "current_version", "created_by", "created_at", "updated_at", "preview"]
+    readonly_fields = [
+        "id", "source", "status", "current_version", "published_version", "created_by", "created_at", "updated_at",
+        "preview",
+    ]
     fieldsets = [
         (None, {"fields": ["preview", "title", "description", "collection", "tags", "status", "source"]}),
         ("Focal point", {"fields": ["focal_x", "focal_y", "focal_width", "focal_height"], "classes": ["collapse"]}),
         ("Rights", {"fields": ["licence", "usage_terms", "expires_at", "training_allowed"]}),
-        ("Record", {"fields": ["id", "current_version", "created_by", "created_at", "updated_at"]}),
+        ("Record", {"fields": ["id", "current_version", "published_version", "created_by", "created_at", "updated_at"]}),
     ]
     inlines = [AssetVersionInline]
     action_form = AssetActionForm
-    actions = ["add_tag", "move_to_collection"]
+    actions = ["add_tag", "move_to_collection", "submit_for_review", "publish", "archive"]
     change_list_template = "admin/dam/asset/change_list.html"
 
     def get_queryset(self, request: HttpRequest):
@@ -119,6 +125,10 @@ class AssetAdmin(admin.ModelAdmin):
     @admin.display(description="Preview")
     def preview(self, obj: Asset):
         return thumbnail_html(obj.current_version, size=320)
+
+    @admin.display(description="Delivered", boolean=True)
+    def published(self, obj: Asset) -> bool:
+        return obj.published_version_id is not None
 
     @admin.display(description="MIME", ordering="current_version__mime")
     def mime(self, obj: Asset) -> str:
@@ -156,10 +166,46 @@ class AssetAdmin(admin.ModelAdmin):
         self.message_user(request, f"Moved {count} assets to {target}.", messages.SUCCESS)
 
     def get_urls(self):
+        from dam.admin import review
+
+        site = self.admin_site
         return [
-            path("upload/", self.admin_site.admin_view(self.upload_view), name="dam_asset_upload"),
+            path("upload/", site.admin_view(self.upload_view), name="dam_asset_upload"),
+            path("review/", site.admin_view(lambda r: review.queue_view(r, admin_site=site)), name="dam_review_queue"),
+            path(
+                "review/<int:version_id>/",
+                site.admin_view(lambda r, version_id: review.compare_view(r, version_id, admin_site=site)),
+                name="dam_review_compare",
+            ),
             *super().get_urls(),
         ]
+
+    def _transition_current(self, request: HttpRequest, queryset, action: str, label: str) -> None:
+        done, failed = 0, []
+        for asset in queryset.select_related("current_version"):
+            if asset.current_version is None:
+                continue
+            try:
+                transition(version=asset.current_version, action=action, actor=request.user)
+                done += 1
+            except DamError as exc:
+                failed.append(exc.message)
+        if done:
+            self.message_user(request, f"{label}: {done} asset(s).", messages.SUCCESS)
+        for message in failed:
+            self.message_user(request, message, messages.ERROR)
+
+    @admin.action(description="Submit the current versions for review")
+    def submit_for_review(self, request: HttpRequest, queryset):
+        self._transition_current(request, queryset, "submit", "Submitted")
+
+    @admin.action(description="Publish the approved current versions")
+    def publish(self, request: HttpRequest, queryset):
+        self._transition_current(request, queryset, "publish", "Published")
+
+    @admin.action(description="Archive (stop delivering)")
+    def archive(self, request: HttpRequest, queryset):
+        self._transition_current(request, queryset, "archive", "Archived")
 
     def upload_view(self, request: HttpRequest):
         form = UploadForm(request.POST or None, request.FILES or None, user=request.user)

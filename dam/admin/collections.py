@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dam.models import Collection, CollectionPermission, Tag
+from dam.models import Collection, CollectionPermission, Tag, Workflow, WorkflowStep
 
 
 class CollectionPermissionInline(admin.TabularInline):
@@ -26,3 +26,15 @@ class CollectionAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
+
+
+class WorkflowStepInline(admin.TabularInline):
+    model = WorkflowStep
+    extra = 1
+    ordering = ["order"]
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    list_display = ["name", "collection", "allow_self_approval"]
+    inlines = [WorkflowStepInline]

@@ -2,5 +2,27 @@ from dam.models.assets import Asset, AssetVersion, Tag
 from dam.models.collections import Collection, CollectionPermission
 from dam.models.renditions import Rendition
 from dam.models.staging import PendingFile
+from dam.models.workflow import (
+    ReviewState,
+    ReviewTransition,
+    StepApproval,
+    VersionReview,
+    Workflow,
+    WorkflowStep,
+)
 
-__all__ = ["Asset", "AssetVersion", "Collection", "CollectionPermission", "PendingFile", "Rendition", "Tag"]
+__all__ = [
+    "Asset",
+    "AssetVersion",
+    "Collection",
+    "CollectionPermission",
+    "PendingFile",
+    "Rendition",
+    "ReviewState",
+    "ReviewTransition",
+    "StepApproval",
+    "Tag",
+    "VersionReview",
+    "Workflow",
+    "WorkflowStep",
+]

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from dam.models.workflow import ReviewState
+
 
 class Tag(models.Model):
     name = models.CharField(max_length=100, unique=True)
@@ -28,9 +30,6 @@ class Asset(models.Model):
         IMPORTED = "imported", "Imported"
         GENERATED = "generated", "Generated"
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -47,9 +46,17 @@ class Asset(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     training_allowed = models.BooleanField(default=False)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOADED)
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    # The review state of the current version, kept here for listing and filtering.
+    status = models.CharField(
+        max_length=24, choices=ReviewState.choices, default=ReviewState.DRAFT, db_index=True, editable=False
+    )
     current_version = models.OneToOneField(
         "dam.AssetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The version a CMS receives: set by publishing, cleared by archiving or expiry. A newer version
+    # in review does not take the published one away.
+    published_version = models.OneToOneField(
+        "dam.AssetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

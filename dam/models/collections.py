@@ -75,6 +75,7 @@ class CollectionPermission(models.Model):
         ADD = "add", "Add"
         CHANGE = "change", "Change"
         APPROVE = "approve", "Approve"
+        PUBLISH = "publish", "Publish"
         DELETE = "delete", "Delete"
 
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="group_permissions")

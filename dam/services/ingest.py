@@ -12,11 +12,13 @@ from django.db import IntegrityError, transaction
 
 from dam.conf import dam_settings
 from dam.exceptions import PermissionDeniedError
-from dam.ingest.errors import RejectedFile
 from dam.ingest import IngestLimits, InspectedFile, inspect_file
-from dam.models import Asset, AssetVersion, Collection, CollectionPermission, Tag
+from dam.ingest.errors import RejectedFile
+from dam.models import Asset, AssetVersion, Collection, CollectionPermission, ReviewState, Tag, VersionReview
 from dam.selectors import near_duplicate_of, user_can
 from dam.services import files
+from dam.services.workflow import transition
+from provenance.ledger import append_event
 
 logger = logging.getLogger(__name__)
 
@@ -156,11 +158,23 @@ def _create_rows(
         created_by=user if getattr(user, "pk", None) else None,
     )
     version.save()
+    VersionReview.objects.create(version=version, sha256=version.sha256)
     asset.current_version = version
-    asset.save(update_fields=["current_version", "updated_at"])
+    asset.status = ReviewState.DRAFT
+    asset.save(update_fields=["current_version", "status", "updated_at"])
     tag_names = sorted({t.strip() for t in tags if t and t.strip()})
     if tag_names:
         asset.tags.add(*[Tag.objects.get_or_create(name=n)[0] for n in tag_names])
+    append_event(
+        kind="dam.ingest" if outcome == "created" else "dam.version",
+        subject=f"dam.assetversion:{version.pk}",
+        actor=f"user:{version.created_by_id}" if version.created_by_id else "system",
+        payload={"asset": str(asset.pk), "number": version.number, "sha256": version.sha256, "mime": version.mime,
+                 "source": asset.source, "collection": asset.collection_id},
+    )
+    if asset.source == Asset.Source.GENERATED:
+        # Generated media go straight to review and can only leave it through a person.
+        transition(version=version, action="submit", actor=None, comment="generated")
     return IngestResult(asset=asset, version=version, outcome=outcome)
 
 

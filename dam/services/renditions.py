@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import dataclass
 
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -78,17 +79,32 @@ def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec)
     return rendition
 
 
-def rendition_token(*, version_id: int, spec: str) -> str:
-    return signing.dumps({"v": version_id, "s": spec}, salt=_URL_SALT, compress=True)
+# Who a signed URL is for. Either way the state is checked again when the URL is used:
+# "staff" needs a session allowed to view the collection, "delivery" needs the delivery gate to pass.
+STAFF, DELIVERY = "staff", "delivery"
 
 
-def rendition_url(*, version: AssetVersion, spec: str | RenditionSpec) -> str:
+@dataclass(frozen=True)
+class RenditionToken:
+    version_id: int
+    spec: str
+    audience: str
+
+
+def rendition_token(*, version_id: int, spec: str, audience: str = STAFF) -> str:
+    if audience not in (STAFF, DELIVERY):
+        raise ValueError(f"audience must be {STAFF!r} or {DELIVERY!r}, not {audience!r}")
+    return signing.dumps({"v": version_id, "s": spec, "a": audience}, salt=_URL_SALT, compress=True)
+
+
+def rendition_url(*, version: AssetVersion, spec: str | RenditionSpec, audience: str = STAFF) -> str:
     """A signed URL for a rendition; valid for DAM_RENDITION_URL_MAX_AGE seconds."""
     parsed = canonical_spec(spec)
-    return reverse("dam:rendition", kwargs={"token": rendition_token(version_id=version.pk, spec=parsed.canonical)})
+    token = rendition_token(version_id=version.pk, spec=parsed.canonical, audience=audience)
+    return reverse("dam:rendition", kwargs={"token": token})
 
 
-def read_rendition_token(token: str) -> tuple[int, str]:
-    """Returns (version id, spec); raises signing.BadSignature / SignatureExpired."""
+def read_rendition_token(token: str) -> RenditionToken:
+    """Raises signing.BadSignature / SignatureExpired."""
     data = signing.loads(token, salt=_URL_SALT, max_age=dam_settings.RENDITION_URL_MAX_AGE)
-    return int(data["v"]), str(data["s"])
+    return RenditionToken(version_id=int(data["v"]), spec=str(data["s"]), audience=str(data.get("a", STAFF)))

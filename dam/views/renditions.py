@@ -11,8 +11,8 @@ from django.views.decorators.http import require_safe
 
 from dam.models import AssetVersion, CollectionPermission
 from dam.renditions import InvalidRenditionSpec, RenditionTooLarge
-from dam.selectors import user_can
-from dam.services.renditions import get_or_create_rendition, read_rendition_token
+from dam.selectors import is_deliverable, user_can
+from dam.services.renditions import DELIVERY, get_or_create_rendition, read_rendition_token
 
 
 def _file_response(request: HttpRequest, *, fieldfile, mime: str, etag: str, max_age: int) -> HttpResponse:
@@ -30,17 +30,26 @@ def _file_response(request: HttpRequest, *, fieldfile, mime: str, etag: str, max
 @require_safe
 def rendition(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        version_id, spec = read_rendition_token(token)
+        signed = read_rendition_token(token)
     except signing.SignatureExpired:
         return HttpResponse("This rendition link has expired.", status=410, content_type="text/plain")
     except signing.BadSignature:
         raise Http404("No such rendition.") from None
-    version = get_object_or_404(AssetVersion.objects.select_related("asset"), pk=version_id)
+    version = get_object_or_404(AssetVersion.objects.select_related("asset__collection"), pk=signed.version_id)
+    # The state is checked now, not when the URL was made: a link to something since archived,
+    # expired or moved out of reach serves nothing.
+    if signed.audience == DELIVERY:
+        allowed = is_deliverable(version)
+    else:
+        allowed = user_can(request.user, CollectionPermission.Action.VIEW, version.asset.collection)
+    if not allowed:
+        raise Http404("No such rendition.")
     try:
-        made = get_or_create_rendition(version=version, spec=spec)
+        made = get_or_create_rendition(version=version, spec=signed.spec)
     except (InvalidRenditionSpec, RenditionTooLarge) as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
-    return _file_response(request, fieldfile=made.file, mime=made.mime, etag=f"{version.sha256[:32]}-{made.pk}", max_age=300)
+    etag = f"{version.sha256[:32]}-{made.pk}"
+    return _file_response(request, fieldfile=made.file, mime=made.mime, etag=etag, max_age=300)
 
 
 @require_safe

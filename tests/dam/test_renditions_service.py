@@ -74,7 +74,10 @@ def test_concurrent_requests_make_one_rendition_and_no_orphans(version):
 def test_signed_url_round_trip_and_view(client, version, settings):
     url = rendition_url(version=version, spec="max-100x100|format-png")
     token = url.rstrip("/").rsplit("/", 1)[1]
-    assert read_rendition_token(token) == (version.pk, "max-100x100|format-png")
+    signed = read_rendition_token(token)
+    assert (signed.version_id, signed.spec, signed.audience) == (version.pk, "max-100x100|format-png", "staff")
+    assert client.get(url).status_code == 404  # staff links need a session that may view the collection
+    client.force_login(version.asset.created_by)
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
