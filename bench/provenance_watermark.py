@@ -15,6 +15,7 @@ import argparse
 import importlib
 import platform
 import statistics
+import sys
 import time
 from collections import defaultdict
 from datetime import date
@@ -83,7 +84,9 @@ def robustness(
     accuracy: dict[tuple[str, str], list[float]] = defaultdict(list)
     by_kind: dict[tuple[str, str], list[bool]] = defaultdict(list)
     psnrs: dict[str, list[float]] = defaultdict(list)
-    for sample in testset.samples(count=count):
+    for index, sample in enumerate(testset.samples(count=count)):
+        if index % 10 == 0:
+            print(f"robustness: image {index}/{count}", file=sys.stderr, flush=True)
         payload = int(rng.integers(0, 1 << PAYLOAD_BITS))
         truth = coding.int_to_bits(payload)
         methods = {"ours": (embed(sample.image, payload=payload), ours_bits)}
@@ -127,6 +130,8 @@ def false_positives(total: int) -> list[str]:
     sources = [s.image for s in testset.samples(count=60, seed=99)]
     hits, z_max = 0, 0.0
     for i in range(total):
+        if i % 1000 == 0:
+            print(f"false positives: {i}/{total}", file=sys.stderr, flush=True)
         image = sources[i % len(sources)]
         w, h = image.size
         cw, ch = int(rng.integers(64, w + 1)), int(rng.integers(64, h + 1))

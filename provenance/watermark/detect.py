@@ -89,7 +89,9 @@ def _whiten(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     spectrum = fft.rfft2(residual.astype(np.float32))
     power = spectrum.real**2 + spectrum.imag**2
-    smooth = ndimage.uniform_filter(power, _WHITEN_WIDTH, mode="wrap") + 1e-12
+    smooth = ndimage.uniform_filter(power, _WHITEN_WIDTH, mode="wrap")
+    # Float round-off can leave tiny negatives; a flat image has (almost) no power at all.
+    np.maximum(smooth, 1e-6 * float(smooth.mean()) + 1e-12, out=smooth)
     white = fft.irfft2(spectrum / np.sqrt(smooth), s=residual.shape)
     return white, power / smooth
 

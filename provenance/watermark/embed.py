@@ -24,6 +24,8 @@ _FLAT_AMPLITUDE = 1.8
 _ACTIVITY_GAIN = 0.45
 _MAX_AMPLITUDE = 5.0
 _ACTIVITY_SIGMA = 2.0
+_HEADROOM = 12.0
+_SATURATED_GAIN = 0.55
 _MAX_RMS = 255.0 / 10 ** (40.6 / 20)
 
 
@@ -47,11 +49,19 @@ def payload_to_bits(payload: bytes | int) -> np.ndarray:
 
 
 def _amplitude(luma: np.ndarray) -> np.ndarray:
-    """Per-pixel amplitude from local contrast (a simple visual masking model)."""
+    """Per-pixel amplitude from local contrast (a simple visual masking model).
+
+    Near pure white or black only one side of the pattern survives clipping, and what is left
+    reads as grey specks on white paper: such areas get less.
+    """
     mean = ndimage.gaussian_filter(luma, _ACTIVITY_SIGMA)
     energy = ndimage.gaussian_filter(luma * luma, _ACTIVITY_SIGMA)
     activity = np.sqrt(np.maximum(energy - mean * mean, 0.0))
-    return np.clip(_FLAT_AMPLITUDE + _ACTIVITY_GAIN * activity, _FLAT_AMPLITUDE, _MAX_AMPLITUDE)
+    amplitude = np.clip(
+        _FLAT_AMPLITUDE + _ACTIVITY_GAIN * activity, _FLAT_AMPLITUDE, _MAX_AMPLITUDE
+    )
+    headroom = np.minimum(255.0 - mean, mean) / _HEADROOM
+    return amplitude * np.clip(headroom, _SATURATED_GAIN, 1.0)
 
 
 def watermark_delta(luma: np.ndarray, *, payload_bits: np.ndarray, strength: float) -> np.ndarray:
