@@ -336,18 +336,19 @@ def main() -> None:
     args = parse_args()
     sys.path.insert(0, str(ROOT))
     size = photo_size(args.mp)
-    work = Path(tempfile.mkdtemp(prefix="brandforge-bench-ingest-"))
-    folder = args.photos or work / "photos"
-    paths = photos(folder=folder / f"{args.format}-{size[0]}x{size[1]}", count=args.n + 1, size=size,
-                   fmt=args.format)
-    warmup, paths = paths[0], paths[1:]
-    for path in paths:  # the page cache serves both phases alike
-        path.read_bytes()
-    os.environ["BRANDFORGE_VAR_DIR"] = str(work / "var")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.pop("DATABASE_URL", None)
     with ExitStack() as stack:
+        work = Path(tempfile.mkdtemp(prefix="brandforge-bench-ingest-"))
         stack.callback(shutil.rmtree, work, ignore_errors=True)
+        folder = args.photos or work / "photos"
+        paths = photos(folder=folder / f"{args.format}-{size[0]}x{size[1]}", count=args.n + 1, size=size,
+                       fmt=args.format)
+        warmup, paths = paths[0], paths[1:]
+        for path in paths:  # the page cache serves both phases alike
+            path.read_bytes()
+        os.environ["BRANDFORGE_VAR_DIR"] = str(work / "var")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        # Never the shell's DATABASE_URL: the bench migrates and fills the database it is given.
+        os.environ.pop("DATABASE_URL", None)
         if args.postgres:
             os.environ["DATABASE_URL"] = stack.enter_context(postgres_database(args.postgres))
         import django
