@@ -1,0 +1,1 @@
+"""Generative services: snapshots, preprocessing, training runs, metrics and the model registry."""

@@ -1,0 +1,106 @@
+"""Starting, cancelling and resuming training runs (the task in generative.tasks does the work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from generative.conf import generative_settings, runs_dir
+from generative.models import DatasetSnapshot, TrainingRun
+from generative.nn.config import GANConfig
+from generative.nn.errors import GANConfigError
+from generative.services.errors import DatasetError, RunStateError
+from generative.services.snapshots import check_snapshot, held_out_split
+from generative.training.config import TrainConfig
+
+S = TrainingRun.Status
+
+
+def default_config(*, resolution: int) -> TrainConfig:
+    return TrainConfig(gan=GANConfig.default(resolution), checkpoint_kimg=generative_settings.CHECKPOINT_KIMG)
+
+
+def record(run: TrainingRun, event: str, *, actor: str | None = None, **payload: Any) -> None:
+    from provenance.ledger import append_event
+
+    append_event(kind="generative.training", subject=f"generative.trainingrun:{run.pk}", actor=actor or "system",
+                 payload={"event": event, "snapshot": run.snapshot_id,
+                          "content_hash": run.snapshot.content_hash, **payload})
+
+
+def _enqueue(run: TrainingRun) -> None:
+    from generative.tasks import train_gan
+
+    def send() -> None:
+        result = train_gan.delay(run.pk)
+        TrainingRun.objects.filter(pk=run.pk).update(celery_task_id=result.id)
+
+    transaction.on_commit(send)
+
+
+def start_training(*, snapshot: DatasetSnapshot, kimg: float, resolution: int | None = None,
+                   config: TrainConfig | None = None, user=None) -> TrainingRun:
+    """Check the snapshot for this resolution, create a queued run and enqueue it on commit.
+
+    `config` defaults to the tuned one for `resolution`; given, its resolution wins.
+    """
+    if config is None:
+        if resolution is None:
+            raise GANConfigError("start_training needs a resolution or a config")
+        config = default_config(resolution=resolution)
+    elif resolution is not None and resolution != config.gan.resolution:
+        raise GANConfigError(f"resolution={resolution} differs from the config's {config.gan.resolution}")
+    if kimg <= 0:
+        raise GANConfigError(f"kimg={kimg!r} must be positive")
+    resolution = config.gan.resolution
+    check_snapshot(snapshot, resolution=resolution)
+    fraction = generative_settings.HELD_OUT_FRACTION
+    train, held = held_out_split(snapshot, fraction=fraction)
+    if len(train) < 2:
+        raise DatasetError(f"snapshot {snapshot.pk}: {len(train)} image(s) left for training after holding out "
+                           f"{len(held)} for metrics")
+    with transaction.atomic():
+        run = TrainingRun.objects.create(snapshot=snapshot, config=config.to_dict(), resolution=resolution,
+                                         target_kimg=float(kimg), held_out_fraction=fraction, created_by=user)
+        run.run_dir = str(runs_dir() / f"run-{run.pk:06d}")
+        run.save(update_fields=["run_dir"])
+        record(run, "run_queued", actor=f"user:{user.pk}" if user else None, resolution=resolution,
+               target_kimg=run.target_kimg, config=run.config, held_out=[snapshot.items[i]["sha256"] for i in held])
+        _enqueue(run)
+    return run
+
+
+def cancel_training(*, run: TrainingRun) -> TrainingRun:
+    """Ask the run to stop: a queued run is cancelled at once, a running one within one step."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status not in TrainingRun.ACTIVE:
+            raise RunStateError(f"{run} is {run.get_status_display().lower()}; only an active run can be cancelled")
+        run.cancel_requested = True
+        if run.status == S.QUEUED:
+            run.status, run.finished_at = S.CANCELLED, timezone.now()
+        else:
+            run.status = S.CANCELLING
+        run.save(update_fields=["cancel_requested", "status", "finished_at", "updated_at"])
+    return run
+
+
+def resume_training(*, run: TrainingRun, kimg: float | None = None) -> TrainingRun:
+    """Queue a cancelled, failed or finished run again from its last checkpoint (optionally further)."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in TrainingRun.ACTIVE:
+            raise RunStateError(f"{run} is already {run.get_status_display().lower()}")
+        if run.status == S.FINISHED and (kimg is None or kimg <= run.target_kimg):
+            raise RunStateError(f"{run} finished at {run.target_kimg} kimg; give a larger kimg to train further")
+        if hasattr(run, "model_version") and kimg is not None:
+            raise RunStateError(f"{run} is registered as {run.model_version}; start a new run instead")
+        if kimg is not None:
+            run.target_kimg = float(kimg)
+        run.status, run.cancel_requested, run.error, run.finished_at = S.QUEUED, False, "", None
+        run.save()
+        record(run, "run_resumed", target_kimg=run.target_kimg, from_kimg=run.last_checkpoint_kimg)
+        _enqueue(run)
+    return run
