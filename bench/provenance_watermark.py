@@ -2,7 +2,7 @@
 
 Run by hand (minutes on 2 cores), e.g.::
 
-    nice -n 10 .venv/bin/python bench/provenance_watermark.py --count 120 --fp 10000 \
+    PYTHONPATH=. nice -n 10 .venv/bin/python -P bench/provenance_watermark.py --count 100 --fp 10000 \
         --out bench/RESULTS_watermark.md
 
 invisible-watermark's dwtDctSvd is measured side by side when that package is installed (a
