@@ -86,7 +86,7 @@ def check_snapshot(snapshot: DatasetSnapshot, *, resolution: int) -> None:
         more = f" and {len(too_small) - 5} more" if len(too_small) > 5 else ""
         raise DatasetError(f"snapshot {snapshot.pk}: {len(too_small)} image(s) are smaller than {resolution}px "
                            f"on their short side: {names}{more}")
-    ratios = sorted(((v.width / v.height), v) for v in versions)
+    ratios = sorted(((v.width / v.height, v) for v in versions), key=lambda pair: pair[0])
     low, high = ratios[0], ratios[-1]
     spread = high[0] / low[0]
     if spread > generative_settings.MAX_ASPECT_SPREAD:

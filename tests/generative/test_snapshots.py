@@ -63,8 +63,8 @@ def test_snapshot_takes_only_approved_training_allowed_versions_of_the_tree(team
     assert entry.payload["content_hash"] == snapshot.content_hash
     assert entry.actor == f"user:{team.librarian.pk}"
 
-    with pytest.raises(DatasetError, match=r"has 3 approved.*at least 4"):
-        create_snapshot(collection=root, include_descendants=False)
+    with pytest.raises(DatasetError, match=r"Brand / Logos has 3 approved, training-allowed.*at least 4"):
+        create_snapshot(collection=team.collection, include_descendants=False)
 
 
 def test_tag_filter_and_too_few_images_message(team):
@@ -89,12 +89,12 @@ def test_snapshot_is_immutable(team):
 
 def test_pre_training_checks_name_the_offending_images(team):
     for s in range(3):
-        add_image(team, seed=s, size=(48, 40))
-    add_image(team, seed=9, size=(80, 30))
+        add_image(team, seed=s, size=(80, 70))
+    add_image(team, seed=9, size=(120, 36))
     snapshot = create_snapshot(collection=team.collection)
     with pytest.raises(DatasetError, match=r"mixes aspect ratios .*img-9\.png"):
-        check_snapshot(snapshot, resolution=16 * 2)
-    with pytest.raises(DatasetError, match=r"smaller than 64px.*img-9\.png \(80x30\)"):
+        check_snapshot(snapshot, resolution=32)
+    with pytest.raises(DatasetError, match=r"1 image\(s\) are smaller than 64px.*img-9\.png \(120x36\)"):
         check_snapshot(snapshot, resolution=64)
 
 
@@ -134,5 +134,5 @@ def test_preprocessing_is_cached_per_snapshot_and_resolution(team, settings):
     assert prepared_images(snapshot, resolution=32)[0, 0, 0, 0] == 7
     settings.GENERATIVE_FIT = "pad"
     assert cache_path(snapshot, resolution=32) != path
-    assert prepared_images(snapshot, resolution=16 * 2).shape == (4, 3, 32, 32)
+    assert prepared_images(snapshot, resolution=32).shape == (4, 3, 32, 32)
     assert Asset.objects.count() == 4
