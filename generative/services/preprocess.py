@@ -88,9 +88,9 @@ def prepared_images(snapshot: DatasetSnapshot, *, resolution: int) -> np.ndarray
     """uint8 [N, 3, res, res] in the order of ``snapshot.items``, from the cache when it is there."""
     path = cache_path(snapshot, resolution=resolution)
     if path.exists():
-        array = np.load(path, mmap_mode="r")
+        array = np.load(path)
         if array.shape == (len(snapshot.items), 3, resolution, resolution) and array.dtype == np.uint8:
-            return np.asarray(array)
+            return array
     background, fit = recipe()
     pixels = []
     for version in snapshot_versions(snapshot):

@@ -97,6 +97,7 @@ class Recorder:
         self.last_write = 0.0
         self.lost = False
         self.encoder = None
+        self.start_kimg = 0.0
 
     def should_cancel(self) -> bool:
         row = TrainingRun.objects.filter(pk=self.run.pk).values("cancel_requested", "owner").first()
@@ -121,6 +122,7 @@ class Recorder:
         self.last_write = now
         fields["progress"] = {
             "event": progress.event, "step": progress.step, "kimg": progress.kimg, "target_kimg": progress.until_kimg,
+            "start_kimg": self.start_kimg,
             "images_per_s": _finite(progress.images_per_s), "eta_s": _finite(progress.eta_s),
             "loss_g": _finite(progress.loss_g), "loss_d": _finite(progress.loss_d),
             "loss_r1": _finite(progress.loss_r1), "augment_p": progress.augment_p,
@@ -161,6 +163,7 @@ def execute(run: TrainingRun) -> str:
     train_idx, held_idx = held_out_split(run.snapshot, fraction=run.held_out_fraction)
     recorder = Recorder(run, train=images[train_idx], held_out=images[held_idx])
     trainer = _trainer(run, data=images[train_idx], recorder=recorder)
+    recorder.start_kimg = trainer.kimg
     result = trainer.train(until_kimg=run.target_kimg)
     if recorder.lost:
         logger.warning("run %s was taken over by another process; this one stops", run.pk)

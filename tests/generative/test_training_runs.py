@@ -1,0 +1,172 @@
+"""Training runs end to end: a tiny 32 px run to a registered model, cancel, failure, and a real
+worker killed with SIGKILL mid-run that a new worker resumes from the last checkpoint."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from django.db import connection
+
+from generative.models import ModelVersion, TrainingRun
+from generative.nn.config import GANConfig
+from generative.services import runner
+from generative.services.errors import DatasetError, RunStateError
+from generative.services.registry import register_model_version
+from generative.services.snapshots import create_snapshot
+from generative.services.training import cancel_training, resume_training, start_training
+from generative.tasks import train_gan
+from generative.training.checkpoint import list_checkpoints, load_checkpoint
+from generative.training.config import TrainConfig
+from provenance.models import LedgerEntry
+from tests.conftest import WorkerProcess, start_worker, stop_process
+from tests.dam.workflow_helpers import build_team
+from tests.generative.test_snapshots import add_image
+
+S = TrainingRun.Status
+CHECKPOINT_KIMG = 0.02  # five steps of four images
+CHEAP_METRICS = {"GENERATIVE_MIN_IMAGES": 6, "GENERATIVE_METRICS_FAKES": 16, "GENERATIVE_METRICS_ENCODER_STEPS": 3,
+                 "GENERATIVE_HELD_OUT_FRACTION": 0.25, "GENERATIVE_PROGRESS_INTERVAL_S": 0.0,
+                 "GENERATIVE_TORCH_THREADS": 1}
+
+
+def tiny_config() -> TrainConfig:
+    gan = GANConfig(resolution=32, channel_base=256, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2)
+    return TrainConfig(gan=gan, batch_size=4, r1_interval=2, augment_p=0.2, ada_interval=1, ada_speed_kimg=0.5,
+                       checkpoint_kimg=CHECKPOINT_KIMG, sample_count=4, ema_kimg=0.01)
+
+
+@pytest.fixture
+def snapshot(db, settings):
+    for name, value in CHEAP_METRICS.items():
+        setattr(settings, name, value)
+    team = build_team(legal_mode="any")
+    for seed in range(8):
+        add_image(team, seed=seed, size=(48, 40))
+    return create_snapshot(collection=team.collection, user=team.librarian)
+
+
+def events(run: TrainingRun) -> list[dict]:
+    return [e.payload for e in LedgerEntry.objects.filter(subject=f"generative.trainingrun:{run.pk}").order_by("seq")]
+
+
+def test_run_trains_records_metrics_and_registers_a_model_version(snapshot):
+    run = start_training(snapshot=snapshot, kimg=3 * CHECKPOINT_KIMG, config=tiny_config())
+    assert run.status == S.QUEUED and run.resolution == 32
+
+    assert train_gan(run.pk) == S.FINISHED
+    run.refresh_from_db()
+    assert run.status == S.FINISHED and run.attempts == 1
+    assert run.progress["kimg"] == pytest.approx(3 * CHECKPOINT_KIMG)
+    assert run.progress["images_per_s"] > 0 and run.progress["loss_d"] is not None
+    assert run.last_checkpoint_kimg == pytest.approx(3 * CHECKPOINT_KIMG)
+    assert [m["kimg"] for m in run.metrics] == pytest.approx([CHECKPOINT_KIMG * i for i in (1, 2, 3)])
+    assert all(m["swd_mean"] > 0 and "kid" in m and m["held_out"] == 2 for m in run.metrics)
+    assert len({m["encoder_version"] for m in run.metrics}) == 1  # trained once, reused
+
+    version = ModelVersion.objects.get(run=run)
+    assert version.snapshot == snapshot and version.number == 1 and version.metrics == run.metrics[-1]
+    assert Path(version.sample_grid_path).exists()
+    generator = torch.jit.load(version.export_path)
+    images = generator(torch.randn(2, 16), torch.zeros(2, dtype=torch.long), torch.tensor(1.0))
+    assert images.shape == (2, 3, 32, 32)
+    assert register_model_version(run=run) == version  # idempotent
+    assert train_gan(run.pk) == "skipped"  # a re-delivered message changes nothing
+    kinds = [e["event"] for e in events(run)]
+    assert kinds == ["run_queued", "run_started", "run_finished", "model_registered"]
+    assert all(e["content_hash"] == snapshot.content_hash for e in events(run))
+
+
+def test_cancel_stops_within_one_step_and_keeps_the_checkpoint(snapshot, monkeypatch):
+    run = start_training(snapshot=snapshot, kimg=20 * CHECKPOINT_KIMG, config=tiny_config())
+    original = runner.Recorder.__call__
+    cancelled_at = {}
+
+    def cancel_after_first_checkpoint(recorder, progress):
+        original(recorder, progress)
+        if progress.checkpoint is not None and not cancelled_at:
+            cancelled_at["step"] = progress.step
+            cancel_training(run=TrainingRun.objects.get(pk=run.pk))
+
+    monkeypatch.setattr(runner.Recorder, "__call__", cancel_after_first_checkpoint)
+    assert train_gan(run.pk) == S.CANCELLED
+    run.refresh_from_db()
+    assert run.status == S.CANCELLED
+    assert run.progress["step"] == cancelled_at["step"]  # not one step more
+    kept = list_checkpoints(Path(run.run_dir))
+    assert [load_checkpoint(p)["counters"]["step"] for p in kept] == [cancelled_at["step"]]
+    with pytest.raises(RunStateError, match="only an active run"):
+        cancel_training(run=run)
+
+    monkeypatch.setattr(runner.Recorder, "__call__", original)
+    resume_training(run=run)
+    assert train_gan(run.pk) == S.FINISHED
+    run.refresh_from_db()
+    assert run.progress["start_kimg"] == pytest.approx(CHECKPOINT_KIMG) and run.attempts == 2
+
+
+def test_a_failure_is_recorded_and_the_checkpoint_kept(snapshot, monkeypatch):
+    run = start_training(snapshot=snapshot, kimg=2 * CHECKPOINT_KIMG, config=tiny_config())
+
+    def broken_metrics(*args, **kwargs):
+        raise RuntimeError("encoder exploded")
+
+    monkeypatch.setattr(runner.run_metrics, "checkpoint_metrics", broken_metrics)
+    assert train_gan(run.pk) == S.FAILED
+    run.refresh_from_db()
+    assert run.status == S.FAILED and "encoder exploded" in run.error
+    assert list_checkpoints(Path(run.run_dir))  # the checkpoint was written before the metrics failed
+    assert not ModelVersion.objects.filter(run=run).exists()
+
+
+def test_start_refuses_a_snapshot_that_cannot_train(snapshot):
+    with pytest.raises(DatasetError, match="smaller than 64px"):
+        start_training(snapshot=snapshot, kimg=1, resolution=64)
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_sigkilled_worker_leaves_a_resumable_run_that_a_new_worker_finishes(snapshot, monkeypatch, tmp_path):
+    for name, value in CHEAP_METRICS.items():
+        monkeypatch.setenv(name, str(value))
+    target = 8 * CHECKPOINT_KIMG
+    run = start_training(snapshot=snapshot, kimg=target, config=tiny_config())
+    db_name = connection.settings_dict["NAME"]
+    log = tmp_path / "worker.log"
+    worker = start_worker(db_name=db_name, queues="train", log=log)
+    try:
+        watcher = WorkerProcess(worker, log)
+
+        def checkpointed_and_moving():
+            current = TrainingRun.objects.get(pk=run.pk)
+            ckpt = current.last_checkpoint_kimg
+            return ckpt and current.progress.get("kimg", 0) > ckpt and current
+
+        watcher.wait_for(checkpointed_and_moving, timeout=120, what="a checkpoint and progress beyond it")
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    finally:
+        stop_process(worker)
+    killed = TrainingRun.objects.get(pk=run.pk)
+    assert killed.status == S.RUNNING and killed.progress["kimg"] < target
+    state = load_checkpoint(list_checkpoints(Path(killed.run_dir))[-1])  # intact and loadable
+    saved_kimg = state["counters"]["nimg"] / 1000
+    assert saved_kimg >= killed.progress["kimg"] - CHECKPOINT_KIMG - 1e-9
+
+    second = start_worker(db_name=db_name, queues="train", log=log)
+    try:
+        WorkerProcess(second, log).wait_for(
+            lambda: TrainingRun.objects.get(pk=run.pk).status == S.FINISHED, timeout=120, what="the resumed run")
+    finally:
+        stop_process(second)
+    run.refresh_from_db()
+    assert run.attempts == 2
+    assert run.progress["start_kimg"] == pytest.approx(saved_kimg)  # resumed, not restarted
+    assert run.progress["kimg"] == pytest.approx(target)
+    started = [e for e in events(run) if e["event"] == "run_started"]
+    assert started[-1]["taken_over"] is True
+    assert ModelVersion.objects.filter(run=run).exists()
