@@ -30,10 +30,14 @@ def kid(
     fake_features: torch.Tensor,
     *,
     subsets: int = 50,
-    subset_size: int = 1000,
+    subset_size: int | None = None,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Mean and standard deviation of the unbiased MMD^2 over ``subsets`` random subsets of both sets."""
+    """Mean and standard deviation of the unbiased MMD^2 over ``subsets`` random subsets of both sets.
+
+    By default a subset is 1000 samples or half the smaller set, whichever is less: subsets as large
+    as the whole set would all be the same samples and their spread would say nothing.
+    """
     check_features(real_features, name="real_features")
     check_features(fake_features, name="fake_features")
     if real_features.shape[1] != fake_features.shape[1]:
@@ -42,7 +46,8 @@ def kid(
         )
     if subsets < 1:
         raise MetricInputError(f"subsets={subsets} must be at least 1")
-    size = min(subset_size, len(real_features), len(fake_features))
+    smaller = min(len(real_features), len(fake_features))
+    size = min(subset_size or max(2, min(1000, smaller // 2)), smaller)
     generator = torch.Generator().manual_seed(seed)
     x, y = real_features.double(), fake_features.double()
     values = torch.tensor(
