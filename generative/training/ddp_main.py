@@ -89,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             trainer = Trainer.resume(args.run_dir, **common)
         else:
             trainer = Trainer(config=config, run_dir=args.run_dir, **common)
-        result = trainer.train(until_kimg=args.until_kimg)
-        _print_progress(result)
+        trainer.train(until_kimg=args.until_kimg)
     finally:
         if distributed:
             dist.destroy_process_group()
