@@ -23,16 +23,16 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def train_gan(run_id: int) -> str:
     from generative.services import runner
-    from generative.services.registry import register_model_version
 
     run = runner.claim(run_id)
     if run is None:
         return "skipped"
     try:
-        status = run.status if run.status == TrainingRun.Status.FINISHED else runner.execute(run)
+        # A run killed after training but before registering is taken over at its target: the
+        # trainer has nothing left to do, and finish() registers it.
+        status = runner.execute(run)
         if status == TrainingRun.Status.FINISHED:
-            run.refresh_from_db()
-            register_model_version(run=run)
+            runner.finish(run)
         return status
     except Exception as exc:
         logger.exception("training run %s failed", run_id)

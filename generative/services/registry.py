@@ -28,8 +28,9 @@ def register_model_version(*, run: TrainingRun) -> ModelVersion:
     existing = ModelVersion.objects.filter(run=run).first()
     if existing is not None:
         return existing
-    if run.status != TrainingRun.Status.FINISHED:
-        raise RunStateError(f"{run} is {run.get_status_display().lower()}; only a finished run is registered")
+    if (run.last_checkpoint_kimg or 0.0) < run.target_kimg - 1e-9:
+        raise RunStateError(f"{run} has a checkpoint at {run.last_checkpoint_kimg} kimg, short of its target "
+                            f"{run.target_kimg}; only a run trained to its target is registered")
     checkpoint = latest_checkpoint(Path(run.run_dir))
     export_dir = Path(run.run_dir) / "export"
     torchscript = export_generator(checkpoint=checkpoint, path=export_dir / "G_ema.torchscript.pt")

@@ -61,11 +61,8 @@ def claim(run_id: int) -> TrainingRun | None:
     """Take the run for this process, or None when there is nothing for it to do."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().select_related("snapshot").filter(pk=run_id).first()
-        if run is None or run.status in (S.CANCELLED, S.FAILED):
+        if run is None or run.status in (S.CANCELLED, S.FAILED, S.FINISHED):
             return None
-        if run.status == S.FINISHED:
-            # Finished but never registered (killed in between): the caller registers it.
-            return None if hasattr(run, "model_version") else run
         if run.status in (S.RUNNING, S.CANCELLING) and owner_alive(run):
             return None
         if run.status == S.CANCELLING:
@@ -168,11 +165,23 @@ def execute(run: TrainingRun) -> str:
     if recorder.lost:
         logger.warning("run %s was taken over by another process; this one stops", run.pk)
         return S.RUNNING
-    status = S.FINISHED if result.event == "finished" else S.CANCELLED
+    if result.event == "finished":
+        return S.FINISHED  # the caller registers the model, then marks the run finished
     TrainingRun.objects.filter(pk=run.pk, owner=recorder.owner).update(
-        status=status, finished_at=timezone.now(), updated_at=timezone.now())
-    record(run, "run_" + status, actor="worker:train", kimg=result.kimg)
-    return status
+        status=S.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now())
+    record(run, "run_cancelled", actor="worker:train", kimg=result.kimg)
+    return S.CANCELLED
+
+
+def finish(run: TrainingRun) -> None:
+    """Register the trained model, then mark the run finished: a finished run always has its model."""
+    from generative.services.registry import register_model_version
+
+    run.refresh_from_db()
+    version = register_model_version(run=run)
+    TrainingRun.objects.filter(pk=run.pk).update(status=S.FINISHED, finished_at=timezone.now(),
+                                                 updated_at=timezone.now())
+    record(run, "run_finished", actor="worker:train", kimg=run.kimg, model_version=version.pk)
 
 
 def fail(run_id: int, *, error: BaseException) -> None:

@@ -76,7 +76,7 @@ def test_run_trains_records_metrics_and_registers_a_model_version(snapshot):
     assert register_model_version(run=run) == version  # idempotent
     assert train_gan(run.pk) == "skipped"  # a re-delivered message changes nothing
     kinds = [e["event"] for e in events(run)]
-    assert kinds == ["run_queued", "run_started", "run_finished", "model_registered"]
+    assert kinds == ["run_queued", "run_started", "model_registered", "run_finished"]
     assert all(e["content_hash"] == snapshot.content_hash for e in events(run))
 
 
