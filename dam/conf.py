@@ -11,7 +11,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PIXELS": 80_000_000,
     "MAX_FRAMES": 1000,
     "NEAR_DUPLICATE_DISTANCE": 6,
-    "PREWARM_SPECS": ["max-165x165|format-webp", "fill-300x200|format-webp", "max-800x800|format-webp"],
+    # The admin thumbnail and the most requested card size; larger previews are made on demand (an
+    # 800 px preview would double the ingest cost: bench/RESULTS.md).
+    "PREWARM_SPECS": ["max-165x165|format-webp", "fill-300x200|format-webp"],
     "RENDITION_MAX_SIDE": 8000,
     "RENDITION_MAX_PIXELS": 40_000_000,
     "RENDITION_URL_MAX_AGE": 3600,

@@ -16,6 +16,17 @@ def _delete_file_on_commit(sender, instance, **kwargs) -> None:
         transaction.on_commit(lambda: default_storage.delete(name))
 
 
+def _prewarm_delivery_renditions(sender, transition, version, asset, **kwargs) -> None:
+    # Published: a CMS will ask for the signed renditions next; make them before it does.
+    if transition.to_state == "published":
+        from dam.tasks import prewarm_renditions
+
+        prewarm_renditions.delay(version.pk, signed=True)
+
+
 def connect() -> None:
+    from dam.signals import version_transitioned
+
     for model in (AssetVersion, Rendition):
         post_delete.connect(_delete_file_on_commit, sender=model, dispatch_uid=f"dam_delete_file_{model.__name__}")
+    version_transitioned.connect(_prewarm_delivery_renditions, dispatch_uid="dam_prewarm_delivery_renditions")

@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=False)
-def prewarm_renditions(version_id: int) -> list[str]:
-    """Make the configured renditions of one version; returns the specs now present."""
+def prewarm_renditions(version_id: int, signed: bool = False) -> list[str]:
+    """Make the configured renditions of one version (signed: the delivery ones); returns the specs."""
     from dam.renditions import InvalidRenditionSpec
     from dam.services.renditions import get_or_create_rendition
 
@@ -24,7 +24,7 @@ def prewarm_renditions(version_id: int) -> list[str]:
     made = []
     for spec in dam_settings.PREWARM_SPECS:
         try:
-            made.append(get_or_create_rendition(version=version, spec=spec).spec)
+            made.append(get_or_create_rendition(version=version, spec=spec, signed=signed).spec)
         except InvalidRenditionSpec as exc:
             logger.error("DAM_PREWARM_SPECS has an invalid spec %r: %s", spec, exc)
     return made

@@ -170,6 +170,16 @@ def _empty_media_root():
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _signing_keys():
+    """The development CA and signer, as provenance_init makes them, shared with worker processes."""
+    from provenance.c2pa.keys import create_dev_credentials, credential_paths
+    from provenance.conf import key_dir
+
+    if not credential_paths(directory=key_dir()).signer_key.exists():
+        create_dev_credentials(directory=key_dir())
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness protects real passwords, not test users.

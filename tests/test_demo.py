@@ -50,8 +50,8 @@ def test_demo_command_serves_the_sample_library_with_a_worker(tmp_path):
         assets = _count(db, "SELECT count(*) FROM dam_asset")
         assert assets >= 15
         assert _count(db, "SELECT count(*) FROM dam_assetversion WHERE near_duplicate_of_id IS NOT NULL") >= 1
-        # The worker (filesystem broker) prewarms three renditions of every asset.
-        while _count(db, "SELECT count(*) FROM dam_rendition") < assets * 3:
+        # The worker (filesystem broker) prewarms two renditions of every asset.
+        while _count(db, "SELECT count(*) FROM dam_rendition") < assets * 2:
             assert time.monotonic() < deadline, (var / "log" / "worker.log").read_text()[-3000:]
             time.sleep(1)
 

@@ -104,6 +104,10 @@ class AssetVersion(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="near_duplicates"
     )
     near_duplicate_distance = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Content Credentials the file arrived with (provenance.services.incoming): the verdict, the
+    # validation state, whether it declares AI generation, its training-and-mining permissions.
+    credentials = models.JSONField(default=dict, blank=True)
+    manifest_store = models.JSONField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

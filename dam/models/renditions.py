@@ -10,6 +10,8 @@ class Rendition(models.Model):
     spec = models.CharField(max_length=255)
     # The focal point the rendition was cropped around: moving it makes new renditions.
     focal_key = models.CharField(max_length=64, blank=True, default="")
+    # Signed with a C2PA manifest (original as parent): what delivery serves. Staff previews are not.
+    signed = models.BooleanField(default=False)
     file = models.FileField(max_length=500)
     mime = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
@@ -19,7 +21,7 @@ class Rendition(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(
-                fields=["version", "spec", "focal_key"], name="dam_rendition_unique_spec"
+                fields=["version", "spec", "focal_key", "signed"], name="dam_rendition_unique_spec"
             )]
 
     def __str__(self) -> str:

@@ -19,6 +19,7 @@ from dam.selectors import near_duplicate_of, user_can
 from dam.services import files
 from dam.services.workflow import transition
 from provenance.ledger import append_event
+from provenance.services.incoming import read_incoming
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def ingest_file(
         return IngestResult(asset=existing.asset, version=existing, outcome="duplicate")
 
     twin = near_duplicate_of(inspected.phash, max_distance=dam_settings.NEAR_DUPLICATE_DISTANCE)
+    credentials = read_incoming(data=inspected.data, mime_type=inspected.mime)
     stored_name = files.write_pending(
         stem=original_storage_stem(inspected), ext=inspected.ext, data=inspected.data
     )
@@ -103,6 +105,7 @@ def ingest_file(
                 source=source,
                 training_allowed=training_allowed,
                 twin=twin,
+                credentials=credentials,
             )
             files.adopt(stored_name)
     except IntegrityError:
@@ -120,7 +123,7 @@ def ingest_file(
 
 
 def _create_rows(
-    *, inspected, stored_name, collection, asset, user, tags, title, source, training_allowed, twin
+    *, inspected, stored_name, collection, asset, user, tags, title, source, training_allowed, twin, credentials
 ) -> IngestResult:
     outcome: Outcome = "new_version"
     if asset is None:
@@ -129,13 +132,18 @@ def _create_rows(
             title=(title or _title_from(inspected.name)),
             collection=collection,
             source=source,
-            training_allowed=training_allowed,
+            # A manifest's training-and-mining permission decides; without one, the caller does.
+            training_allowed=training_allowed if credentials.training_mining_allowed is None
+            else credentials.training_mining_allowed,
             created_by=user if getattr(user, "pk", None) else None,
         )
         asset.full_clean()
         asset.save()
     else:
         asset = Asset.objects.select_for_update().get(pk=asset.pk)
+        if credentials.training_mining_allowed is False and asset.training_allowed:
+            asset.training_allowed = False
+            asset.save(update_fields=["training_allowed", "updated_at"])
     last = asset.versions.order_by("-number").values_list("number", flat=True).first() or 0
     version = AssetVersion(
         asset=asset,
@@ -155,6 +163,8 @@ def _create_rows(
         palette=inspected.palette,
         near_duplicate_of=twin[0] if twin else None,
         near_duplicate_distance=twin[1] if twin else None,
+        credentials=credentials.as_json(),
+        manifest_store=credentials.manifest_store,
         created_by=user if getattr(user, "pk", None) else None,
     )
     version.save()

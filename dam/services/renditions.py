@@ -31,9 +31,12 @@ def canonical_spec(spec: str | RenditionSpec) -> RenditionSpec:
     return spec if isinstance(spec, RenditionSpec) else parse_spec(spec, limits=rendition_limits())
 
 
-def _open_source(version: AssetVersion) -> Image.Image:
+def _read(version: AssetVersion) -> bytes:
     with version.file.open("rb") as handle:
-        data = handle.read()
+        return handle.read()
+
+
+def _open_source(version: AssetVersion, data: bytes) -> Image.Image:
     if version.mime == SVG_MIME:
         from dam.ingest.svg import rasterise_svg
 
@@ -41,23 +44,33 @@ def _open_source(version: AssetVersion) -> Image.Image:
     return Image.open(io.BytesIO(data))
 
 
-def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec) -> Rendition:
+def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec, signed: bool = False) -> Rendition:
+    """The rendition of ``version`` for ``spec``; ``signed`` ones carry a C2PA manifest (delivery)."""
     parsed = canonical_spec(spec)
     asset = version.asset
     # Only crops depend on the focal point, and it belongs to the current version's pixels.
     focal = asset.focal_point if asset.current_version_id == version.pk and parsed.uses_focal_point else None
     focal_key = "-".join(map(str, focal)) if focal else ""
-    lookup = {"version": version, "spec": parsed.canonical, "focal_key": focal_key}
+    lookup = {"version": version, "spec": parsed.canonical, "focal_key": focal_key, "signed": signed}
     existing = Rendition.objects.filter(**lookup).first()
     if existing is not None:
         return existing
-    with _open_source(version) as source:
+    original = _read(version)
+    with _open_source(version, original) as source:
         rendered = render(
             image=source, spec=parsed, focal_point=focal, source_format=version.mime, limits=rendition_limits()
         )
-    digest = hashlib.sha256(parsed.canonical.encode()).hexdigest()[:16]
+    data = rendered.data
+    if signed:
+        from provenance.services.signing import sign_rendition_bytes
+
+        data = sign_rendition_bytes(
+            data=data, mime_type=rendered.mime, original_data=original, original_mime=version.mime,
+            title=asset.title, resized=(rendered.width, rendered.height) != (version.width, version.height),
+        )
+    digest = hashlib.sha256(f"{parsed.canonical}|{focal_key}|{signed}".encode()).hexdigest()[:16]
     stem = f"renditions/{version.sha256[:2]}/{version.sha256}/{digest}"
-    stored = files.write_pending(stem=stem, ext=rendered.ext, data=rendered.data)
+    stored = files.write_pending(stem=stem, ext=rendered.ext, data=data)
     try:
         with transaction.atomic():
             rendition = Rendition.objects.create(
@@ -66,7 +79,7 @@ def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec)
                 mime=rendered.mime,
                 width=rendered.width,
                 height=rendered.height,
-                size=len(rendered.data),
+                size=len(data),
             )
             files.adopt(stored)
     except IntegrityError:

@@ -45,7 +45,7 @@ def rendition(request: HttpRequest, token: str) -> HttpResponse:
     if not allowed:
         raise Http404("No such rendition.")
     try:
-        made = get_or_create_rendition(version=version, spec=signed.spec)
+        made = get_or_create_rendition(version=version, spec=signed.spec, signed=signed.audience == DELIVERY)
     except (InvalidRenditionSpec, RenditionTooLarge) as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     etag = f"{version.sha256[:32]}-{made.pk}"

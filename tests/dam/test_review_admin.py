@@ -109,3 +109,26 @@ def test_dam_workflow_command(tmp_path):
             call_command("dam_workflow", str(bad))
     with pytest.raises(CommandError, match="cannot be read"):
         call_command("dam_workflow", str(tmp_path / "missing.yaml"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delivered_renditions_carry_a_trusted_manifest_with_the_original_as_parent(client):
+    from provenance.c2pa.reading import read_manifest
+    from provenance.services.signing import trust_config
+
+    team = build_team(legal_mode="any")
+    version = upload(team, seed=27).version
+    for action, actor in (
+        ("submit", team.librarian), ("approve", team.brand), ("approve", team.legal_a), ("publish", team.publisher)
+    ):
+        transition(version=version, action=action, actor=actor)
+    for spec, mime in (("fill-60x60|format-jpeg", "image/jpeg"), ("width-60|format-webp", "image/webp"),
+                       ("width-60|format-png", "image/png"), ("width-60|format-avif", "image/avif")):
+        response = client.get(rendition_url(version=version, spec=spec, audience=DELIVERY))
+        assert response.status_code == 200 and response["Content-Type"] == mime
+        report = read_manifest(data=b"".join(response.streaming_content), mime_type=mime, trust=trust_config())
+        assert report.verdict.value == "trusted", (spec, report.summary)
+        manifest = report.active_manifest
+        assert any(i.get("relationship") == "parentOf" for i in manifest["ingredients"]), manifest
+    staff = client.get(rendition_url(version=version, spec="width-60|format-png"))
+    assert staff.status_code == 404  # staff previews need a session

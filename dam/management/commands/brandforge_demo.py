@@ -14,6 +14,8 @@ from dam.demo import sample_library
 from dam.models import CollectionPermission
 from dam.services.collections import collection_for_path
 from dam.services.ingest import ingest_file
+from provenance.c2pa.keys import create_dev_credentials, credential_paths
+from provenance.conf import key_dir
 
 USERNAME = "librarian"
 
@@ -23,6 +25,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        keys = credential_paths(directory=key_dir())
+        if not keys.signer_key.exists():
+            create_dev_credentials(directory=keys.directory)
+            self.stdout.write(f"Development signing key and CA created under {keys.directory}.")
         password = self._librarian()
         imported = 0
         for sample in sample_library():
