@@ -88,15 +88,14 @@ def cancel_training(*, run: TrainingRun) -> TrainingRun:
 
 
 def resume_training(*, run: TrainingRun, kimg: float | None = None) -> TrainingRun:
-    """Queue a cancelled, failed or finished run again from its last checkpoint (optionally further)."""
+    """Queue a cancelled or failed run again from its last checkpoint (to `kimg`, if given)."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.status in TrainingRun.ACTIVE:
             raise RunStateError(f"{run} is already {run.get_status_display().lower()}")
-        if run.status == S.FINISHED and (kimg is None or kimg <= run.target_kimg):
-            raise RunStateError(f"{run} finished at {run.target_kimg} kimg; give a larger kimg to train further")
-        if hasattr(run, "model_version") and kimg is not None:
-            raise RunStateError(f"{run} is registered as {run.model_version}; start a new run instead")
+        if run.status == S.FINISHED:
+            # Its model version is registered with this run's exact checkpoint; more training is a new run.
+            raise RunStateError(f"{run} finished at {run.target_kimg:g} kimg; start a new run to train further")
         if kimg is not None:
             run.target_kimg = float(kimg)
         run.status, run.cancel_requested, run.error, run.finished_at = S.QUEUED, False, "", None

@@ -3,12 +3,16 @@ worker killed with SIGKILL mid-run that a new worker resumes from the last check
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import re
 import signal
 from pathlib import Path
 
 import pytest
 import torch
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from generative.models import ModelVersion, TrainingRun
@@ -170,3 +174,23 @@ def test_sigkilled_worker_leaves_a_resumable_run_that_a_new_worker_finishes(snap
     started = [e for e in events(run) if e["event"] == "run_started"]
     assert started[-1]["taken_over"] is True
     assert ModelVersion.objects.filter(run=run).exists()
+
+
+def test_train_gan_command_queues_a_run_and_reports_the_model(snapshot, tmp_path):
+    tiny = tiny_config().to_dict()
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(json.dumps(tiny))
+    with pytest.raises(CommandError, match="no collection named 'Nope' inside Brand"):
+        call_command("train_gan", collection="Brand/Nope", kimg=1)
+    with pytest.raises(CommandError, match="smaller than 64px"):
+        call_command("train_gan", collection="Brand", kimg=1, res=64)
+    out = io.StringIO()
+    call_command("train_gan", collection="Brand", kimg=2 * CHECKPOINT_KIMG, res=32, config=config_file, no_wait=True,
+                 stdout=out)
+    run = TrainingRun.objects.get()
+    assert f"Run {run.pk}: queued, 32px to 0.04 kimg" in out.getvalue()
+    assert run.config == tiny and run.snapshot.content_hash == snapshot.content_hash
+    train_gan(run.pk)
+    out = io.StringIO()
+    call_command("train_gan", resume=run.pk, poll=0.01, stdout=out, stderr=io.StringIO())
+    assert re.search(rf"Run {run.pk} finished: model Brand 32px v1 \(kid [0-9.e-]+, swd_mean [0-9.]+\)", out.getvalue())
