@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 
 from dam.conf import dam_settings
 from dam.models import AssetVersion
 
-logger = logging.getLogger(__name__)
-
 
 @shared_task(acks_late=True, ignore_result=False)
 def prewarm_renditions(version_id: int, signed: bool = False) -> list[str]:
     """Make the configured renditions of one version (signed: the delivery ones); returns the specs."""
-    from dam.renditions import InvalidRenditionSpec
-    from dam.services.renditions import get_or_create_rendition
+    from dam.services.renditions import get_or_create_renditions
 
     version = AssetVersion.objects.select_related("asset").filter(pk=version_id).first()
     if version is None:  # deleted since it was queued: nothing to do
         return []
-    made = []
-    for spec in dam_settings.PREWARM_SPECS:
-        try:
-            made.append(get_or_create_rendition(version=version, spec=spec, signed=signed).spec)
-        except InvalidRenditionSpec as exc:
-            logger.error("DAM_PREWARM_SPECS has an invalid spec %r: %s", spec, exc)
-    return made
+    # A bad DAM_PREWARM_SPECS entry fails here before any work (dam.E001 reports it at start-up too).
+    made = get_or_create_renditions(version=version, specs=list(dam_settings.PREWARM_SPECS), signed=signed)
+    return [rendition.spec for rendition in made]
 
 
 @shared_task(acks_late=True)

@@ -44,9 +44,48 @@ def _open_source(version: AssetVersion, data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data))
 
 
+class _Source:
+    """The original of one version, read and decoded at most once for several renditions.
+
+    JPEGs are reopened for each rendition so each can be decoded at its own reduced DCT scale;
+    other formats are decoded once and shared.
+    """
+
+    def __init__(self, version: AssetVersion):
+        self.version = version
+        self._data: bytes | None = None
+        self._decoded: Image.Image | None = None
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = _read(self.version)
+        return self._data
+
+    def image(self) -> Image.Image:
+        if self.version.mime == "image/jpeg":
+            return _open_source(self.version, self.data)
+        if self._decoded is None:
+            self._decoded = _open_source(self.version, self.data)
+            self._decoded.load()
+        return self._decoded
+
+
 def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec, signed: bool = False) -> Rendition:
     """The rendition of ``version`` for ``spec``; ``signed`` ones carry a C2PA manifest (delivery)."""
-    parsed = canonical_spec(spec)
+    return get_or_create_renditions(version=version, specs=[spec], signed=signed)[0]
+
+
+def get_or_create_renditions(
+    *, version: AssetVersion, specs: list[str | RenditionSpec], signed: bool = False
+) -> list[Rendition]:
+    """Several renditions of one version, reading (and, but for JPEG, decoding) the original once."""
+    parsed_specs = [canonical_spec(spec) for spec in specs]  # every spec is valid before any work
+    source = _Source(version)
+    return [_get_or_make(version=version, parsed=parsed, signed=signed, source=source) for parsed in parsed_specs]
+
+
+def _get_or_make(*, version: AssetVersion, parsed: RenditionSpec, signed: bool, source: _Source) -> Rendition:
     asset = version.asset
     # Only crops depend on the focal point, and it belongs to the current version's pixels.
     focal = asset.focal_point if asset.current_version_id == version.pk and parsed.uses_focal_point else None
@@ -55,17 +94,15 @@ def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec,
     existing = Rendition.objects.filter(**lookup).first()
     if existing is not None:
         return existing
-    original = _read(version)
-    with _open_source(version, original) as source:
-        rendered = render(
-            image=source, spec=parsed, focal_point=focal, source_format=version.mime, limits=rendition_limits()
-        )
+    rendered = render(
+        image=source.image(), spec=parsed, focal_point=focal, source_format=version.mime, limits=rendition_limits()
+    )
     data = rendered.data
     if signed:
         from provenance.services.signing import sign_rendition_bytes
 
         data = sign_rendition_bytes(
-            data=data, mime_type=rendered.mime, original_data=original, original_mime=version.mime,
+            data=data, mime_type=rendered.mime, original_data=source.data, original_mime=version.mime,
             title=asset.title, resized=(rendered.width, rendered.height) != (version.width, version.height),
         )
     digest = hashlib.sha256(f"{parsed.canonical}|{focal_key}|{signed}".encode()).hexdigest()[:16]

@@ -113,3 +113,21 @@ def test_moving_the_focal_point_makes_a_new_crop_but_not_a_new_resize(version):
     moved = get_or_create_rendition(version=version, spec="fill-100x100")
     assert moved.pk != crop.pk and moved.focal_key == "600-240-40-40"
     assert get_or_create_rendition(version=version, spec="width-100").pk == resize.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_renditions_from_one_decode_match_single_renders(collection, librarian):
+    from dam.renditions import render
+    from dam.services.renditions import get_or_create_renditions
+
+    data = make_image(500, 400, seed=12, mode="RGBA")
+    version = ingest_file(name="logo.png", fileobj=io.BytesIO(data), collection=collection, user=librarian).version
+    specs = ["max-165x165|format-webp", "fill-300x200|format-png", "width-64|format-jpeg"]
+    made = get_or_create_renditions(version=version, specs=specs)
+    for spec, rendition in zip(specs, made, strict=True):
+        alone = render(image=Image.open(io.BytesIO(data)), spec=spec, source_format="image/png").data
+        with rendition.file.open("rb") as handle:
+            assert handle.read() == alone, spec
+    with pytest.raises(InvalidRenditionSpec):
+        get_or_create_renditions(version=version, specs=["width-10", "nonsense-1"])
+    assert not Rendition.objects.filter(version=version, spec="width-10").exists()  # nothing half-done
