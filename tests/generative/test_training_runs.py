@@ -14,6 +14,7 @@ import pytest
 import torch
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.urls import reverse
 
 from generative.models import ModelVersion, TrainingRun
 from generative.nn.config import GANConfig
@@ -57,7 +58,7 @@ def events(run: TrainingRun) -> list[dict]:
     return [e.payload for e in LedgerEntry.objects.filter(subject=f"generative.trainingrun:{run.pk}").order_by("seq")]
 
 
-def test_run_trains_records_metrics_and_registers_a_model_version(snapshot):
+def test_run_trains_records_metrics_and_registers_a_model_version(snapshot, admin_client):
     run = start_training(snapshot=snapshot, kimg=3 * CHECKPOINT_KIMG, config=tiny_config())
     assert run.status == S.QUEUED and run.resolution == 32
 
@@ -82,6 +83,16 @@ def test_run_trains_records_metrics_and_registers_a_model_version(snapshot):
     kinds = [e["event"] for e in events(run)]
     assert kinds == ["run_queued", "run_started", "model_registered", "run_finished"]
     assert all(e["content_hash"] == snapshot.content_hash for e in events(run))
+
+    # The admin shows the model with its samples and exact lineage, and the run with its progress.
+    page = admin_client.get(reverse("admin:generative_modelversion_change", args=[version.pk])).content.decode()
+    assert all(sha in page for sha in snapshot.sha256s) and snapshot.content_hash in page
+    grid = admin_client.get(reverse("admin:generative_modelversion_samples", args=[version.pk]))
+    assert grid["Content-Type"] == "image/png" and b"".join(grid.streaming_content)[:4] == b"\x89PNG"
+    runs = admin_client.get(reverse("admin:generative_trainingrun_changelist")).content.decode()
+    assert "0.06 / 0.06 kimg" in runs
+    snapshot_page = admin_client.get(reverse("admin:generative_datasetsnapshot_change", args=[snapshot.pk]))
+    assert snapshot_page.status_code == 200 and b'name="_save"' not in snapshot_page.content
 
 
 def test_cancel_stops_within_one_step_and_keeps_the_checkpoint(snapshot, monkeypatch):
