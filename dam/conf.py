@@ -21,6 +21,15 @@ DEFAULTS: dict[str, Any] = {
     "ZIP_MAX_TOTAL_BYTES": 4 * 1024 * 1024 * 1024,
     "ZIP_MAX_RATIO": 100,
     "STAGING_GRACE_SECONDS": 3600,
+    # Webhooks. Private, loopback and link-local targets are refused unless allowed (a CMS on the
+    # same private network, or tests on 127.0.0.1).
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS": False,
+    "WEBHOOK_TIMEOUT": 10.0,
+    # 12 attempts, 30 s doubling to a 6 h cap: about 14.5 hours before a delivery is given up.
+    "WEBHOOK_MAX_ATTEMPTS": 12,
+    "WEBHOOK_BACKOFF_BASE": 30.0,
+    "WEBHOOK_BACKOFF_MAX": 6 * 3600.0,
+    "WEBHOOK_RESPONSE_EXCERPT": 1000,
 }
 
 

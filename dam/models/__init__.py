@@ -2,6 +2,7 @@ from dam.models.assets import Asset, AssetVersion, Tag
 from dam.models.collections import Collection, CollectionPermission
 from dam.models.renditions import Rendition
 from dam.models.staging import PendingFile
+from dam.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from dam.models.workflow import (
     ReviewState,
     ReviewTransition,
@@ -23,6 +24,9 @@ __all__ = [
     "StepApproval",
     "Tag",
     "VersionReview",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "Workflow",
     "WorkflowStep",
 ]
