@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from dam.models import AssetVersion, Collection, ReviewState
 from generative.conf import generative_settings
@@ -14,16 +14,6 @@ from generative.models import DatasetSnapshot, content_hash
 from generative.services.errors import DatasetError
 
 TRAINABLE_STATES = (ReviewState.APPROVED, ReviewState.PUBLISHED)
-
-
-def c2pa_forbids_training(version: AssetVersion) -> bool:
-    """True when the file's own Content Credentials refuse (or constrain) AI training.
-
-    Ingest stores what provenance read under ``metadata["c2pa"]``; a version ingested before it
-    did carries nothing here and counts as not forbidden.
-    """
-    c2pa = (version.metadata or {}).get("c2pa") or {}
-    return c2pa.get("training_mining_allowed") is False
 
 
 def eligible_versions(*, collection: Collection, tags: Iterable[str] = (),
@@ -37,6 +27,10 @@ def eligible_versions(*, collection: Collection, tags: Iterable[str] = (),
         # An approval binds to the bytes it saw; a review whose hash differs approves nothing.
         review__sha256=F("sha256"),
     )
+    # The file's own Content Credentials may refuse AI training even where the asset's rights allow it
+    # (ingest records what provenance read; a version ingested without credentials says nothing).
+    # has_key keeps SQL's NULL for a missing key from excluding the row.
+    qs = qs.exclude(Q(credentials__has_key="training_mining_allowed") & Q(credentials__training_mining_allowed=False))
     for tag in tags:
         qs = qs.filter(asset__tags__name=tag)
     return qs.select_related("asset").order_by("sha256").distinct()
@@ -47,8 +41,7 @@ def create_snapshot(*, collection: Collection, tags: Iterable[str] = (), include
                     user=None) -> DatasetSnapshot:
     """Freeze the eligible versions as a snapshot; refuses one with fewer than MIN_IMAGES images."""
     tags = sorted(set(tags))
-    versions = [v for v in eligible_versions(collection=collection, tags=tags, include_descendants=include_descendants)
-                if not c2pa_forbids_training(v)]
+    versions = list(eligible_versions(collection=collection, tags=tags, include_descendants=include_descendants))
     minimum = generative_settings.MIN_IMAGES
     if len(versions) < minimum:
         where = f"collection {collection.full_name}" + (f" with tags {', '.join(tags)}" if tags else "")

@@ -51,8 +51,11 @@ def test_snapshot_takes_only_approved_training_allowed_versions_of_the_tree(team
     transition(version=rejected, action="submit", actor=team.librarian)
     transition(version=rejected, action="reject", actor=team.brand)
     forbidden = add_image(team, seed=13)
-    # What provenance reads from an incoming manifest that says "notAllowed" for AI training.
-    AssetVersion.objects.filter(pk=forbidden.pk).update(metadata={"c2pa": {"training_mining_allowed": False}})
+    # What ingest records when a file's own manifest says "notAllowed" for AI training (here after
+    # approval, so only the credentials and not the asset's rights shut it out).
+    credentials = {**forbidden.credentials, "training_mining_allowed": False}
+    AssetVersion.objects.filter(pk=forbidden.pk).update(credentials=credentials)
+    AssetVersion.objects.filter(pk=wanted[0].pk).update(credentials={})  # ingested before credentials were read
 
     snapshot = create_snapshot(collection=root, user=team.librarian)
 
