@@ -1,7 +1,9 @@
 from dam.models.assets import Asset, AssetVersion, Tag
 from dam.models.collections import Collection, CollectionPermission
+from dam.models.idempotency import IdempotencyKey
 from dam.models.renditions import Rendition
 from dam.models.staging import PendingFile
+from dam.models.tokens import ApiToken, TokenScope
 from dam.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from dam.models.workflow import (
     ReviewState,
@@ -13,6 +15,9 @@ from dam.models.workflow import (
 )
 
 __all__ = [
+    "ApiToken",
+    "IdempotencyKey",
+    "TokenScope",
     "Asset",
     "AssetVersion",
     "Collection",
