@@ -1,0 +1,1 @@
+"""Webhooks for CMS integration: subscriptions, Standard Webhooks signatures, deliveries."""
