@@ -30,8 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "PROGRESS_INTERVAL_S": 2.0,
     # A run whose owner on another host has not written for this long is taken over by a new worker.
     "STALE_RUN_S": 300.0,
-    # More than one GPU per run launches torchrun (DDP) from the task; 1 trains in the worker process.
-    "GPUS_PER_RUN": 1,
+    # Processes per run: above 1 the task launches torchrun (DDP, one GPU each, Gloo on CPU); 1 trains
+    # in the worker process.
+    "DDP_PROCESSES": 1,
     "TORCH_THREADS": 0,
 }
 

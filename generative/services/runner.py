@@ -22,6 +22,7 @@ from django.utils import timezone
 from generative.conf import generative_settings
 from generative.models import TrainingRun
 from generative.services import metrics as run_metrics
+from generative.services.distributed import train_with_torchrun
 from generative.services.preprocess import prepared_images
 from generative.services.snapshots import held_out_split
 from generative.services.training import record
@@ -159,17 +160,22 @@ def execute(run: TrainingRun) -> str:
     images = torch.from_numpy(prepared_images(run.snapshot, resolution=run.resolution))
     train_idx, held_idx = held_out_split(run.snapshot, fraction=run.held_out_fraction)
     recorder = Recorder(run, train=images[train_idx], held_out=images[held_idx])
-    trainer = _trainer(run, data=images[train_idx], recorder=recorder)
-    recorder.start_kimg = trainer.kimg
-    result = trainer.train(until_kimg=run.target_kimg)
+    processes = generative_settings.DDP_PROCESSES
+    if processes > 1:
+        event = train_with_torchrun(run, train=images[train_idx], recorder=recorder, processes=processes)
+    else:
+        trainer = _trainer(run, data=images[train_idx], recorder=recorder)
+        recorder.start_kimg = trainer.kimg
+        event = trainer.train(until_kimg=run.target_kimg).event
     if recorder.lost:
         logger.warning("run %s was taken over by another process; this one stops", run.pk)
         return S.RUNNING
-    if result.event == "finished":
+    if event == "finished":
         return S.FINISHED  # the caller registers the model, then marks the run finished
     TrainingRun.objects.filter(pk=run.pk, owner=recorder.owner).update(
         status=S.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now())
-    record(run, "run_cancelled", actor="worker:train", kimg=result.kimg)
+    record(run, "run_cancelled", actor="worker:train", last_checkpoint_kimg=TrainingRun.objects.values_list(
+        "last_checkpoint_kimg", flat=True).get(pk=run.pk))
     return S.CANCELLED
 
 

@@ -205,3 +205,15 @@ def test_train_gan_command_queues_a_run_and_reports_the_model(snapshot, tmp_path
     out = io.StringIO()
     call_command("train_gan", resume=run.pk, poll=0.01, stdout=out, stderr=io.StringIO())
     assert re.search(rf"Run {run.pk} finished: model Brand 32px v1 \(kid [0-9.e-]+, swd_mean [0-9.]+\)", out.getvalue())
+
+
+@pytest.mark.slow
+def test_ddp_run_launched_with_torchrun_from_the_task(snapshot, settings):
+    settings.GENERATIVE_DDP_PROCESSES = 2  # Gloo on CPU here; one GPU per process where there are GPUs
+    run = start_training(snapshot=snapshot, kimg=2 * CHECKPOINT_KIMG, config=tiny_config())
+    assert train_gan(run.pk) == S.FINISHED, TrainingRun.objects.get(pk=run.pk).error
+    run.refresh_from_db()
+    state = load_checkpoint(list_checkpoints(Path(run.run_dir))[-1])
+    assert state["world_size"] == 2 and state["counters"]["nimg"] == round(2 * CHECKPOINT_KIMG * 1000)
+    assert run.last_checkpoint_kimg == pytest.approx(2 * CHECKPOINT_KIMG) and len(run.metrics) >= 1
+    assert ModelVersion.objects.filter(run=run).exists()
