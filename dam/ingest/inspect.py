@@ -62,6 +62,9 @@ class InspectedFile:
     metadata: dict = field(repr=False)  # {"exif", "iptc", "xmp", "warnings"}
     phash: str
     palette: list[dict]
+    # The decoded first frame (rasters only), so renditions made in the same process need not decode
+    # the file again; None for SVG.
+    decoded: Image.Image | None = field(default=None, repr=False, compare=False)
 
 
 def inspect_file(*, name: str, fileobj: BinaryIO, limits: IngestLimits,
@@ -121,7 +124,7 @@ def _inspect_raster(*, name: str, data: bytes, im: Image.ImageFile.ImageFile, li
     width, height = first.size if orientation is None or orientation < 5 else first.size[::-1]
     _warn_on_extension(name=name, ext=ext, warnings=warnings)
     return _describe(name=name, data=data, mime=mime, ext=ext, size=(width, height), mode=mode, has_icc=has_icc,
-                     frames=frames, metadata=metadata, warnings=warnings, thumb=thumb, clock=clock)
+                     frames=frames, metadata=metadata, warnings=warnings, thumb=thumb, clock=clock, decoded=first)
 
 
 def _inspect_svg(*, name: str, data: bytes, limits: IngestLimits, warnings: list[str],
@@ -146,7 +149,8 @@ def _inspect_svg(*, name: str, data: bytes, limits: IngestLimits, warnings: list
 
 
 def _describe(*, name: str, data: bytes, mime: str, ext: str, size: tuple[int, int], mode: str, has_icc: bool,
-              frames: int, metadata: dict, warnings: list[str], thumb: Image.Image, clock: _Clock) -> InspectedFile:
+              frames: int, metadata: dict, warnings: list[str], thumb: Image.Image, clock: _Clock,
+              decoded: Image.Image | None = None) -> InspectedFile:
     phash = perceptual_hash(thumb)
     clock.lap("phash")
     palette = dominant_palette(thumb)
@@ -155,7 +159,8 @@ def _describe(*, name: str, data: bytes, mime: str, ext: str, size: tuple[int, i
     clock.lap("sha256")
     return InspectedFile(name=name, mime=mime, ext=ext, data=data, sha256=digest, size=len(data), width=size[0],
                          height=size[1], mode=mode, has_icc=has_icc, frames=frames,
-                         metadata={**metadata, "warnings": warnings}, phash=phash, palette=palette)
+                         metadata={**metadata, "warnings": warnings}, phash=phash, palette=palette,
+                         decoded=decoded)
 
 
 def _read_capped(*, name: str, fileobj: BinaryIO, limits: IngestLimits) -> bytes:

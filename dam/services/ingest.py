@@ -17,6 +17,7 @@ from dam.ingest.errors import RejectedFile
 from dam.models import Asset, AssetVersion, Collection, CollectionPermission, ReviewState, Tag, VersionReview
 from dam.selectors import near_duplicate_of, user_can
 from dam.services import files
+from dam.services.renditions import get_or_create_renditions
 from dam.services.workflow import transition
 from provenance.ledger import append_event
 from provenance.services.incoming import read_incoming
@@ -118,7 +119,7 @@ def ingest_file(
     except BaseException:
         files.discard(stored_name)
         raise
-    _after_commit(result.version)
+    _prewarm(result.version, inspected)
     return result
 
 
@@ -188,10 +189,23 @@ def _create_rows(
     return IngestResult(asset=asset, version=version, outcome=outcome)
 
 
-def _after_commit(version: AssetVersion) -> None:
+def _prewarm(version: AssetVersion, inspected: InspectedFile) -> None:
+    """Queue the configured renditions for a worker, or make them here from pixels already decoded.
+
+    JPEGs go to the worker, which decodes them cheaply at reduced DCT scale. Other formats have no
+    cheap partial decode, so a second full decode in the worker would cost as much as ingest did:
+    when this process holds the pixels, it renders from them (and still queues the task if that fails).
+    """
     from dam import tasks
 
-    tasks.prewarm_renditions.delay_on_commit(version.pk)
+    if inspected.decoded is None or inspected.mime == "image/jpeg" or transaction.get_connection().in_atomic_block:
+        tasks.prewarm_renditions.delay_on_commit(version.pk)
+        return
+    try:
+        get_or_create_renditions(version=version, specs=list(dam_settings.PREWARM_SPECS), decoded=inspected.decoded)
+    except Exception:
+        logger.exception("making renditions of %s in process failed; queued for a worker", version)
+        tasks.prewarm_renditions.delay(version.pk)
 
 
 __all__ = ["IngestResult", "RejectedFile", "ingest_file", "ingest_limits"]

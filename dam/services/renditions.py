@@ -51,10 +51,10 @@ class _Source:
     other formats are decoded once and shared.
     """
 
-    def __init__(self, version: AssetVersion):
+    def __init__(self, version: AssetVersion, decoded: Image.Image | None = None):
         self.version = version
         self._data: bytes | None = None
-        self._decoded: Image.Image | None = None
+        self._decoded = decoded
 
     @property
     def data(self) -> bytes:
@@ -77,11 +77,15 @@ def get_or_create_rendition(*, version: AssetVersion, spec: str | RenditionSpec,
 
 
 def get_or_create_renditions(
-    *, version: AssetVersion, specs: list[str | RenditionSpec], signed: bool = False
+    *, version: AssetVersion, specs: list[str | RenditionSpec], signed: bool = False,
+    decoded: Image.Image | None = None,
 ) -> list[Rendition]:
-    """Several renditions of one version, reading (and, but for JPEG, decoding) the original once."""
+    """Several renditions of one version, reading (and, but for JPEG, decoding) the original once.
+
+    ``decoded``: the original's pixels already decoded by the caller (ingest), used for non-JPEG.
+    """
     parsed_specs = [canonical_spec(spec) for spec in specs]  # every spec is valid before any work
-    source = _Source(version)
+    source = _Source(version, decoded if version.mime != "image/jpeg" else None)
     return [_get_or_make(version=version, parsed=parsed, signed=signed, source=source) for parsed in parsed_specs]
 
 

@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.files.storage import default_storage
 
+from dam.conf import dam_settings
 from dam.exceptions import PermissionDeniedError
 from dam.ingest.errors import RejectedFile
 from dam.models import Asset, AssetVersion, PendingFile
@@ -104,7 +105,20 @@ def test_deleting_an_asset_removes_its_files(collection, librarian):
     from dam.services.renditions import get_or_create_rendition
 
     result = _ingest(make_image(seed=9), collection=collection, user=librarian)
-    get_or_create_rendition(version=result.version, spec="width-10")
-    assert len(stored_files()) == 2
+    extra = get_or_create_rendition(version=result.version, spec="width-10")
+    renditions = set(result.version.renditions.values_list("file", flat=True))
+    assert extra.file.name in renditions
+    assert stored_files() == {result.version.file.name} | renditions
     result.asset.delete()
     assert stored_files() == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_non_jpeg_renditions_are_made_from_the_pixels_ingest_decoded(collection, librarian):
+    from dam.models import Rendition
+
+    png = _ingest(make_image(300, 200, seed=13), name="p.png", collection=collection, user=librarian)
+    made = set(Rendition.objects.filter(version=png.version).values_list("spec", flat=True))
+    assert made == set(dam_settings.PREWARM_SPECS)
+    jpeg = _ingest(make_image(300, 200, seed=14, fmt="JPEG"), name="j.jpg", collection=collection, user=librarian)
+    assert not Rendition.objects.filter(version=jpeg.version).exists()  # queued for a worker instead
