@@ -8,7 +8,6 @@ class DamConfig(AppConfig):
 
     def ready(self) -> None:
         from dam import checks, signal_handlers  # noqa: F401  (checks register on import)
-
         from dam.webhooks import handlers as webhook_handlers
 
         signal_handlers.connect()
