@@ -7,4 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("dam/", include("dam.urls")),
     path("", include("provenance.urls")),
+    # After provenance: its api/v1/provenance/verify/ must not fall into the API's catch-all 404.
+    path("api/v1/", include("dam.api.urls")),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
@@ -34,3 +35,15 @@ class ProblemAutoSchema(AutoSchema):
         if self.method == "GET" and "{" in self.path:
             bodies.setdefault("304", {"description": "Not modified (If-None-Match matched the ETag)."})
         return bodies
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "dam.api.auth.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token (bf_<prefix>_<secret>) from the admin or `manage.py dam_token create`.",
+        }

@@ -1,0 +1,68 @@
+"""Rendition bytes (or a short-lived signed URL) of the version the caller receives."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, HttpResponseNotModified, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.utils.http import quote_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+
+from dam.api.base import IF_NONE_MATCH_PARAMETER, BrandForgeViewSet
+from dam.api.conf import api_settings
+from dam.api.views.assets import asset_queryset
+from dam.exceptions import NotFoundError
+from dam.services.renditions import DELIVERY, STAFF, canonical_spec, get_or_create_rendition, rendition_url
+
+
+class FirstRendererNegotiation(BaseContentNegotiation):
+    """Errors are always problem+json; the bytes bypass renderers, so ``Accept: image/*`` is fine."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class RenditionViewSet(BrandForgeViewSet):
+    content_negotiation_class = FirstRendererNegotiation
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+            OpenApiParameter("spec", OpenApiTypes.STR, OpenApiParameter.PATH,
+                             description="A rendition spec such as fill-300x200|format-webp."),
+            OpenApiParameter("redirect", OpenApiTypes.BOOL, OpenApiParameter.QUERY,
+                             description="Answer 302 to a short-lived signed URL instead of the bytes."),
+            IF_NONE_MATCH_PARAMETER,
+        ],
+        responses={
+            (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The rendition's bytes."),
+            302: OpenApiResponse(description="Location: a signed URL valid for DAM_RENDITION_URL_MAX_AGE."),
+        },
+        summary="A rendition of the version you receive (published for delivery tokens)",
+    )
+    def retrieve(self, request, id=None, spec=None):
+        asset = get_object_or_404(asset_queryset(self.caller), pk=id)
+        version = asset.published_version if self.caller.is_delivery else asset.current_version
+        if version is None:
+            raise NotFoundError("this asset has no version to render")
+        parsed = canonical_spec(spec or "")
+        if request.query_params.get("redirect") in ("1", "true"):
+            audience = DELIVERY if version.pk == asset.published_version_id else STAFF
+            url = request.build_absolute_uri(rendition_url(version=version, spec=parsed, audience=audience))
+            response = HttpResponseRedirect(url)
+            response["Cache-Control"] = "private, no-store"
+            return response
+        made = get_or_create_rendition(version=version, spec=parsed, signed=self.caller.is_delivery)
+        etag = quote_etag(f"{version.sha256[:32]}-{made.pk}")
+        held = [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]
+        response = HttpResponseNotModified() if etag in held else FileResponse(made.file.open("rb"),
+                                                                               content_type=made.mime)
+        response["ETag"] = etag
+        response["Cache-Control"] = f"private, max-age={api_settings.RENDITION_MAX_AGE}"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
