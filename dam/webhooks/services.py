@@ -44,38 +44,48 @@ class DeliveryInProgress(WebhookError):
     default_code = "delivery_in_progress"
 
 
-def _clean_event_types(event_types: list[str]) -> list[str]:
-    unknown = sorted(set(event_types) - set(EVENT_TYPES))
-    if unknown:
-        raise WebhookError(
-            f"event types {', '.join(unknown)} are unknown; expected some of {', '.join(EVENT_TYPES)}",
-            code="invalid_event_type",
-        )
-    if not event_types:
-        raise WebhookError("event types: choose at least one", code="invalid_event_type")
-    return sorted(set(event_types))
+def clean_subscription_fields(
+    *, url: str | None = None, event_types: list[str] | None = None, secret: str | None = None
+) -> dict[str, Any]:
+    """Check the fields given (target allowed, event types known, secret well formed); return them cleaned.
 
-
-def _check_url(url: str) -> str:
-    try:
-        check_target(url=url)
-    except InvalidWebhookTarget as exc:
-        raise WebhookError(str(exc), code="invalid_target") from exc
-    return url.strip()
-
-
-def subscribe(
-    *, url: str, event_types: list[str], secret: str | None = None, description: str = "", user=None
-) -> WebhookSubscription:
-    """A new subscription; without ``secret`` one is made (read it back from the result, once)."""
+    Raises :class:`WebhookError` naming the field and the reason.
+    """
+    cleaned: dict[str, Any] = {}
+    if url is not None:
+        try:
+            check_target(url=url)
+        except InvalidWebhookTarget as exc:
+            raise WebhookError(str(exc), code="invalid_target") from exc
+        cleaned["url"] = url.strip()
+    if event_types is not None:
+        unknown = sorted(set(event_types) - set(EVENT_TYPES))
+        if unknown:
+            raise WebhookError(
+                f"event types {', '.join(unknown)} are unknown; expected some of {', '.join(EVENT_TYPES)}",
+                code="invalid_event_type",
+            )
+        if not event_types:
+            raise WebhookError("event types: choose at least one", code="invalid_event_type")
+        cleaned["event_types"] = sorted(set(event_types))
     if secret is not None:
         try:
             signing.secret_key(secret)
         except signing.InvalidSecret as exc:
             raise WebhookError(str(exc), code="invalid_secret") from exc
+        cleaned["secret"] = secret
+    return cleaned
+
+
+def subscribe(
+    *, url: str, event_types: list[str], secret: str | None = None, description: str = "", is_active: bool = True,
+    user=None,
+) -> WebhookSubscription:
+    """A new subscription; without ``secret`` one is made (read it back from the result)."""
+    cleaned = clean_subscription_fields(url=url, event_types=event_types, secret=secret)
     subscription = WebhookSubscription(
-        url=_check_url(url), event_types=_clean_event_types(event_types), secret=secret or new_secret(),
-        description=description, created_by=user if getattr(user, "pk", None) else None,
+        url=cleaned["url"], event_types=cleaned["event_types"], secret=secret or new_secret(),
+        description=description, is_active=is_active, created_by=user if getattr(user, "pk", None) else None,
     )
     subscription.full_clean()
     subscription.save()
@@ -88,15 +98,9 @@ def update_subscription(*, subscription: WebhookSubscription, **changes: Any) ->
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise WebhookError(f"cannot change {', '.join(unknown)}", code="invalid_field")
-    if "url" in changes:
-        changes["url"] = _check_url(changes["url"])
-    if "event_types" in changes:
-        changes["event_types"] = _clean_event_types(changes["event_types"])
-    if "secret" in changes:
-        try:
-            signing.secret_key(changes["secret"])
-        except signing.InvalidSecret as exc:
-            raise WebhookError(str(exc), code="invalid_secret") from exc
+    changes.update(clean_subscription_fields(
+        url=changes.get("url"), event_types=changes.get("event_types"), secret=changes.get("secret")
+    ))
     for name, value in changes.items():
         setattr(subscription, name, value)
     subscription.full_clean()

@@ -282,3 +282,32 @@ def test_a_receiver_that_never_recovers_ends_failed_after_max_attempts(webhook_w
     delivery.refresh_from_db()
     assert (delivery.attempts, delivery.last_status_code, delivery.attempt_log.count()) == (4, 503, 4)
     assert len(receiver.requests) == 4
+
+
+@pytest.fixture
+def admin_client_(client, settings):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-root-123"))
+    return client
+
+
+@pytest.mark.django_db
+def test_admin_refuses_a_private_target_and_redelivers_by_hand(admin_client_, settings):
+    from django.urls import reverse
+
+    add = reverse("admin:dam_webhooksubscription_add")
+    form = {"url": "http://192.168.0.10/hook", "description": "CMS", "event_types": ["asset.published"],
+            "is_active": "on", "secret": ""}
+    refused = admin_client_.post(add, form)
+    assert refused.status_code == 200 and "private address" in refused.content.decode()
+    settings.DAM_WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    assert admin_client_.post(add, form).status_code == 302
+    (delivery,) = publish_event(type="asset.published", data={})
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(state="failed", attempts=4)
+    changelist = reverse("admin:dam_webhookdelivery_changelist")
+    response = admin_client_.post(changelist, {"action": "redeliver_selected", "_selected_action": [str(delivery.pk)]})
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("pending", 0)
+    assert delivery.message_id in admin_client_.get(reverse("admin:dam_webhookdelivery_change", args=[delivery.pk])).content.decode()
