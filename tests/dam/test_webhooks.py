@@ -311,3 +311,40 @@ def test_admin_refuses_a_private_target_and_redelivers_by_hand(admin_client_, se
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("pending", 0)
     assert delivery.message_id in admin_client_.get(reverse("admin:dam_webhookdelivery_change", args=[delivery.pk])).content.decode()
+
+
+@pytest.fixture
+def api_urls(settings):
+    # The API's urls.py is wired by hand by its owner; here the viewset gets a router of its own.
+    from django.urls import clear_url_caches
+
+    settings.ROOT_URLCONF = "tests.dam.webhook_api_urls"
+    clear_url_caches()
+    yield
+    clear_url_caches()
+
+
+@pytest.mark.django_db
+def test_api_creates_lists_and_redelivers(admin_client_, api_urls, settings):
+    refused = admin_client_.post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/", "event_types": ["asset.published"]},
+                                 content_type="application/json")
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_target"
+    settings.DAM_WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    created = admin_client_.post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/", "event_types": ["asset.published"]},
+                                 content_type="application/json")
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert body["secret"].startswith("whsec_") and "secret" not in admin_client_.get(f"/api/v1/webhooks/{body['id']}/").json()
+    (delivery,) = publish_event(type="asset.published", data={"x": 1})
+    listed = admin_client_.get(f"/api/v1/webhooks/{body['id']}/deliveries/").json()["results"]
+    assert [(d["webhook_id"], d["state"]) for d in listed] == [(delivery.message_id, "pending")]
+    again = admin_client_.post(f"/api/v1/webhooks/{body['id']}/deliveries/{delivery.pk}/redeliver/")
+    assert again.status_code == 202 and again.json()["attempts"] == 0
+
+
+@pytest.mark.django_db
+def test_api_needs_the_subscription_model_permission(client, api_urls):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_user("plain", password="pw-plain-123"))
+    assert client.get("/api/v1/webhooks/").status_code == 403
