@@ -12,11 +12,13 @@ seeds, written once to a folder; ``--photos DIR`` keeps them between runs):
   quality and method. No hashing, validation, metadata, database or storage.
 * pipeline: per file, ``ingest_file`` (the one ingest path) then the prewarm task's body called in
   this process, ``prewarm_renditions.run(version_id)``, so its renditions are timed on the same CPU
-  as the floor. ``ingest_file`` still enqueues the real task on commit (Celery's filesystem broker in
-  the run's temp folder); that enqueue is timed as its own stage and no worker consumes it.
+  as the floor. For a JPEG, ``ingest_file`` enqueues the real task on commit (Celery's filesystem
+  broker in the run's temp folder; no worker consumes it) and the task body makes the renditions;
+  for other formats ``ingest_file`` renders them itself from the pixels it decoded, and the task
+  finds them made.
 
 Stage times come from ``inspect_file(timings=...)`` and from timing the service's collaborators
-(near-duplicate scan, enqueue, rendition source read, render) by patching them in their modules;
+(near-duplicate scan, ingest's prewarm step, rendition source read, render) by patching them in their modules;
 "store" is what is left of ``ingest_file``: the exact-duplicate lookup, the journaled file write and
 the rows. Peak RSS is sampled from /proc/self/statm every 5 ms, per phase; the photos are made in
 child processes so their memory never counts. One extra file warms both phases up and is not counted.
@@ -229,7 +231,7 @@ def instrumented(stages: Stages) -> ExitStack:
     stack = ExitStack()
     for module, attr, stage in (
         (ingest, "near_duplicate_of", "near-duplicate scan"),
-        (ingest, "_after_commit", "enqueue prewarm"),
+        (ingest, "_prewarm", "prewarm in ingest"),
         (renditions, "_open_source", "rendition: read source"),
         (renditions, "render", "rendition: render"),
     ):
@@ -269,11 +271,14 @@ def stage_rows(stages: Stages) -> list[tuple[str, float, float]]:
     rows = []
     for clock in (stages.wall, stages.cpu):
         left = dict(clock)
-        ingest, prewarm = left.pop("ingest_file"), left.pop("prewarm")
-        left["store (dup lookup, file, rows)"] = (
-            ingest - left["inspect_file"] - left["near-duplicate scan"] - left["enqueue prewarm"])
-        left["rendition: store (lookup, file, row)"] = (
-            prewarm - left["rendition: read source"] - left["rendition: render"])
+        ingest, prewarm, in_ingest = left.pop("ingest_file"), left.pop("prewarm"), left.pop("prewarm in ingest")
+        for nested in ("rendition: read source", "rendition: render"):
+            left.setdefault(nested, 0.0)
+        # Renditions are made in ingest's _prewarm (non-JPEG: from the pixels it decoded) or by the
+        # task (JPEG); read/render are counted wherever they ran, the rest is queueing and storing.
+        left["store (dup lookup, file, rows)"] = ingest - left["inspect_file"] - left["near-duplicate scan"] - in_ingest
+        left["rendition: queue + store (lookup, file, row)"] = (
+            in_ingest + prewarm - left["rendition: read source"] - left["rendition: render"])
         rows.append(left)
     wall, cpu = rows
     return [(stage, wall[stage], cpu[stage]) for stage in wall]
