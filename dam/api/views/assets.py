@@ -7,8 +7,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 
 from dam.api.base import (
@@ -65,12 +64,10 @@ class AssetViewSet(BrandForgeViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     def get_queryset(self):
         return asset_queryset(self.caller)
 
-    def get_parsers(self):
-        if getattr(self, "action", None) == "create":
-            return [MultiPartParser(), FormParser()]
-        return super().get_parsers()
-
     def create(self, request, *args, **kwargs) -> Response:
+        # Parsers are chosen before DRF knows the action, so the upload's media type is checked here.
+        if not request.content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            raise UnsupportedMediaType(request.content_type)
         upload = AssetUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
