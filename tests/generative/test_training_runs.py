@@ -58,6 +58,7 @@ def events(run: TrainingRun) -> list[dict]:
     return [e.payload for e in LedgerEntry.objects.filter(subject=f"generative.trainingrun:{run.pk}").order_by("seq")]
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_run_trains_records_metrics_and_registers_a_model_version(snapshot, admin_client):
     run = start_training(snapshot=snapshot, kimg=3 * CHECKPOINT_KIMG, config=tiny_config())
     assert run.status == S.QUEUED and run.resolution == 32
@@ -96,7 +97,7 @@ def test_run_trains_records_metrics_and_registers_a_model_version(snapshot, admi
 
 
 def test_cancel_stops_within_one_step_and_keeps_the_checkpoint(snapshot, monkeypatch):
-    run = start_training(snapshot=snapshot, kimg=20 * CHECKPOINT_KIMG, config=tiny_config())
+    run = start_training(snapshot=snapshot, kimg=3 * CHECKPOINT_KIMG, config=tiny_config())
     original = runner.Recorder.__call__
     cancelled_at = {}
 
@@ -217,3 +218,17 @@ def test_ddp_run_launched_with_torchrun_from_the_task(snapshot, settings):
     assert state["world_size"] == 2 and state["counters"]["nimg"] == round(2 * CHECKPOINT_KIMG * 1000)
     assert run.last_checkpoint_kimg == pytest.approx(2 * CHECKPOINT_KIMG) and len(run.metrics) >= 1
     assert ModelVersion.objects.filter(run=run).exists()
+
+
+def test_ctrl_c_stops_following_but_not_the_run(snapshot, monkeypatch):
+    run = start_training(snapshot=snapshot, kimg=CHECKPOINT_KIMG, config=tiny_config())
+
+    def interrupted(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("generative.management.commands.train_gan.time.sleep", interrupted)
+    out = io.StringIO()
+    call_command("train_gan", resume=run.pk, stdout=out, stderr=io.StringIO())
+    assert f"Stopped following; run {run.pk} goes on" in out.getvalue()
+    run.refresh_from_db()
+    assert run.status == S.QUEUED and not run.cancel_requested
