@@ -334,7 +334,64 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--photos", type=Path, help="keep the generated photos in this folder (reused)")
     parser.add_argument("--postgres", metavar="URL", help="server URL, e.g. postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--skip-floor", action="store_true", help="pipeline only (e.g. for RSS at large N)")
+    parser.add_argument(
+        "--processes", type=int, default=1,
+        help="P > 1: throughput only, floor and pipeline each run by P processes over the files at once",
+    )
     return parser.parse_args()
+
+
+def _parallel(paths: list[Path], *, processes: int, work) -> float:
+    """Wall seconds for ``processes`` forked processes to run ``work(share)`` over ``paths``."""
+    from django.db import connections
+
+    connections.close_all()  # each child opens its own
+    shares = [paths[i::processes] for i in range(processes)]
+    started = time.perf_counter()
+    children = []
+    for share in shares:
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                work(share)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    failed = [pid for pid in children if os.waitpid(pid, 0)[1] != 0]
+    if failed:
+        raise SystemExit(f"{len(failed)} of {processes} processes failed")
+    return time.perf_counter() - started
+
+
+def run_parallel(paths: list[Path], *, warmup: Path, processes: int) -> None:
+    from dam.services.collections import collection_for_path
+    from dam.services.ingest import ingest_file
+    from dam.tasks import prewarm_renditions
+
+    collection = collection_for_path("Bench/Ingest")
+
+    def floor_share(share: list[Path]) -> None:
+        phase = run_floor(share, warmup=warmup)
+        del phase
+
+    def pipeline_share(share: list[Path]) -> None:
+        for path in share:
+            with open(path, "rb") as handle:
+                result = ingest_file(name=path.name, fileobj=handle, collection=collection, user=None)
+            prewarm_renditions.run(result.version.pk)
+
+    floor_s = _parallel(paths, processes=processes, work=floor_share)
+    pipeline_s = _parallel(paths, processes=processes, work=pipeline_share)
+    n = len(paths)
+    print(f"\n{n} files, {processes} processes at once (wall clock, whole phase):")
+    print(f"  floor     {n / floor_s:7.2f} images/s")
+    print(f"  pipeline  {n / pipeline_s:7.2f} images/s   ({floor_s / pipeline_s:.0%} of the floor)")
 
 
 def main() -> None:
@@ -361,6 +418,9 @@ def main() -> None:
 
         django.setup()
         call_command("migrate", verbosity=0)
+        if args.processes > 1:
+            run_parallel(paths, warmup=warmup, processes=args.processes)
+            return
         floor = None if args.skip_floor else run_floor(paths, warmup=warmup)
         pipeline, stages = run_pipeline(paths, warmup=warmup)
         report(args=args, size=size, paths=paths, floor=floor, pipeline=pipeline, stages=stages,
