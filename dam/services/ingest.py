@@ -120,6 +120,10 @@ def ingest_file(
         files.discard(stored_name)
         raise
     _prewarm(result.version, inspected)
+    if result.outcome == "created":
+        from dam.signals import asset_created
+
+        transaction.on_commit(lambda: asset_created.send(sender=Asset, asset=result.asset, version=result.version))
     return result
 
 

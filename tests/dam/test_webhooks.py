@@ -348,3 +348,22 @@ def test_api_needs_the_subscription_model_permission(client, api_urls):
 
     client.force_login(User.objects.create_user("plain", password="pw-plain-123"))
     assert client.get("/api/v1/webhooks/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_sends_asset_created_after_commit_for_new_assets_only():
+    from dam.signals import asset_created
+
+    team = build_team()
+    received = []
+
+    def listener(sender, asset, version, **kwargs):
+        received.append((asset.pk, version.number))
+
+    asset_created.connect(listener, dispatch_uid="test_webhooks_asset_created")
+    try:
+        first = upload(team, seed=421).version
+        upload(team, seed=422, asset=first.asset)
+    finally:
+        asset_created.disconnect(dispatch_uid="test_webhooks_asset_created")
+    assert received == [(first.asset_id, 1)]
