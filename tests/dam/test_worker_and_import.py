@@ -103,3 +103,16 @@ def test_killed_import_leaves_no_orphans(tmp_path):
     result = _run_import([folder])
     assert f"Imported {count - imported}, duplicates {imported}, rejected 0" in result.stdout
     assert stored_files("originals") == set(AssetVersion.objects.values_list("file", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dam_import_bad_arguments_are_clear_errors(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--user 'nobody': no active user"):
+        call_command("dam_import", str(tmp_path), "--user", "nobody", "--no-progress")
+    with pytest.raises(CommandError, match="at least one name"):
+        call_command("dam_import", str(tmp_path), "--collection", " / ", "--no-progress")
+    result = _run_import([tmp_path / "missing-folder"])
+    assert "rejected 1" in result.stdout and "missing-folder" in result.stdout
+    assert not Asset.objects.exists()
