@@ -1,7 +1,7 @@
 """Search and filters for assets.
 
-- ``q``: PostgreSQL full-text search (``websearch_to_tsquery`` over title, description and tags,
-  ranked); on SQLite every word must appear in the title, description or a tag (icontains).
+- ``q``: PostgreSQL full-text search (``websearch_to_tsquery`` over title and description, plus an
+  exact tag name); results keep the list's ordering so cursor pagination stays stable. On SQLite every word must appear in the title, description or a tag (icontains).
 - ``colour``: assets whose palette has a colour within ``colour_distance`` (Euclidean, in RGB 0–255)
   of the hex value. Palettes are small JSON lists, so the distance is computed in Python over the
   candidates the other filters leave, at most ``COLOUR_CANDIDATES`` of them (newest first): a
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 import django_filters
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Q, QuerySet
 from rest_framework.exceptions import ValidationError
@@ -45,7 +45,7 @@ def search_assets(queryset: QuerySet[Asset], text: str) -> QuerySet[Asset]:
         )
         query = SearchQuery(text, search_type="websearch", config="simple")
         tagged = Asset.objects.filter(tags__name__iexact=text.strip()).values("pk")
-        return queryset.annotate(rank=SearchRank(vector, query)).filter(Q(rank__gt=0) | Q(pk__in=tagged))
+        return queryset.annotate(search=vector).filter(Q(search=query) | Q(pk__in=tagged))
     for word in words:
         queryset = queryset.filter(
             Q(title__icontains=word) | Q(description__icontains=word) | Q(tags__name__icontains=word)
