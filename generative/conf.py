@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "METRICS": True,
     "METRICS_FAKES": 256,
     "METRICS_ENCODER_STEPS": 200,
+    # Measure at every Nth checkpoint (the last one always), when checkpoints are cheap and metrics not.
+    "METRICS_EVERY": 1,
     # Progress is written to the database at most this often (checkpoints and the end always are).
     "PROGRESS_INTERVAL_S": 2.0,
     # A run whose owner on another host has not written for this long is taken over by a new worker.

@@ -96,6 +96,7 @@ class Recorder:
         self.lost = False
         self.encoder = None
         self.start_kimg = 0.0
+        self.checkpoints = 0
 
     def should_cancel(self) -> bool:
         row = TrainingRun.objects.filter(pk=self.run.pk).values("cancel_requested", "owner").first()
@@ -111,7 +112,10 @@ class Recorder:
             grid = Path(self.run.run_dir) / "samples" / f"kimg-{int(round(kimg * 1000)) // 1000:06d}.png"
             if grid.exists():
                 fields["last_sample_grid"] = str(grid)
-            measured = self.measure(progress.checkpoint, kimg=kimg)
+            self.checkpoints += 1
+            last = kimg >= self.run.target_kimg - 1e-9
+            due = last or self.checkpoints % max(generative_settings.METRICS_EVERY, 1) == 0
+            measured = self.measure(progress.checkpoint, kimg=kimg) if due else None
             if measured is not None:
                 self.run.metrics = [*self.run.metrics, measured]
                 fields["metrics"] = self.run.metrics

@@ -188,7 +188,8 @@ def test_sigkilled_worker_leaves_a_resumable_run_that_a_new_worker_finishes(snap
     assert ModelVersion.objects.filter(run=run).exists()
 
 
-def test_train_gan_command_queues_a_run_and_reports_the_model(snapshot, tmp_path):
+def test_train_gan_command_queues_a_run_and_reports_the_model(snapshot, tmp_path, settings):
+    settings.GENERATIVE_METRICS_EVERY = 5  # of two checkpoints, only the last is measured
     tiny = tiny_config().to_dict()
     config_file = tmp_path / "tiny.json"
     config_file.write_text(json.dumps(tiny))
@@ -203,6 +204,7 @@ def test_train_gan_command_queues_a_run_and_reports_the_model(snapshot, tmp_path
     assert f"Run {run.pk}: queued, 32px to 0.04 kimg" in out.getvalue()
     assert run.config == tiny and run.snapshot.content_hash == snapshot.content_hash
     train_gan(run.pk)
+    assert [m["kimg"] for m in TrainingRun.objects.get(pk=run.pk).metrics] == pytest.approx([2 * CHECKPOINT_KIMG])
     out = io.StringIO()
     call_command("train_gan", resume=run.pk, poll=0.01, stdout=out, stderr=io.StringIO())
     assert re.search(rf"Run {run.pk} finished: model Brand 32px v1 \(kid [0-9.e-]+, swd_mean [0-9.]+\)", out.getvalue())
