@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dam.admin import assets, collections, review, webhooks  # noqa: F401
+from dam.admin import assets, collections, review, tokens, webhooks  # noqa: F401
 
 admin.site.site_header = "BrandForge"
 admin.site.site_title = "BrandForge"
