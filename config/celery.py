@@ -40,4 +40,5 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "dam-reconcile-pending-files": {"task": "dam.tasks.reconcile_pending_files", "schedule": 3600.0},
     "dam-expire-assets": {"task": "dam.tasks.expire_assets", "schedule": 60.0},
+    "dam-send-overdue-webhooks": {"task": "dam.webhooks.tasks.send_overdue_webhooks", "schedule": 60.0},
 }

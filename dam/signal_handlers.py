@@ -19,9 +19,11 @@ def _delete_file_on_commit(sender, instance, **kwargs) -> None:
 def _prewarm_delivery_renditions(sender, transition, version, asset, **kwargs) -> None:
     # Published: a CMS will ask for the signed renditions next; make them before it does.
     if transition.to_state == "published":
-        from dam.tasks import prewarm_renditions
+        from dam.tasks import prewarm_renditions, reissue_publication_credentials
 
         prewarm_renditions.delay(version.pk, signed=True)
+        if asset.source == "generated":
+            reissue_publication_credentials.delay(version.pk)
 
 
 def connect() -> None:

@@ -34,3 +34,12 @@ def expire_assets() -> int:
     from dam.services.workflow import expire_due
 
     return expire_due()
+
+
+@shared_task(acks_late=True)
+def reissue_publication_credentials(version_id: int) -> bool:
+    """Re-sign a published generated version's original with its review decisions (idempotent)."""
+    from dam.services.publication import reissue_credentials
+
+    version = AssetVersion.objects.select_related("asset").filter(pk=version_id).first()
+    return version is not None and reissue_credentials(version=version) is not None

@@ -9,6 +9,7 @@ from dam.api.views.assets import AssetViewSet
 from dam.api.views.library import CollectionViewSet, SyncViewSet, TagViewSet
 from dam.api.views.renditions import RenditionViewSet
 from dam.api.views.workflow import AssetActionViewSet, AssetAuditViewSet
+from dam.api.webhooks import WebhookSubscriptionViewSet
 
 app_name = "dam-api"
 
@@ -16,8 +17,7 @@ router = SimpleRouter()
 router.register("assets", AssetViewSet, basename="asset")
 router.register("collections", CollectionViewSet, basename="collection")
 router.register("tags", TagViewSet, basename="tag")
-# LEAD: wire the webhook subscription routes here once dam/api/webhooks.py exists, e.g.
-# router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
+router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
 
 _ASSET = "assets/<uuid:id>"
 

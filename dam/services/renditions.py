@@ -109,18 +109,21 @@ def _get_or_make(*, version: AssetVersion, parsed: RenditionSpec, signed: bool, 
             data=data, mime_type=rendered.mime, original_data=source.data, original_mime=version.mime,
             title=asset.title, resized=(rendered.width, rendered.height) != (version.width, version.height),
         )
-    digest = hashlib.sha256(f"{parsed.canonical}|{focal_key}|{signed}".encode()).hexdigest()[:16]
-    stem = f"renditions/{version.sha256[:2]}/{version.sha256}/{digest}"
-    stored = files.write_pending(stem=stem, ext=rendered.ext, data=data)
+    return store_rendition(
+        lookup=lookup, data=data, mime=rendered.mime, ext=rendered.ext, width=rendered.width, height=rendered.height
+    )
+
+
+def store_rendition(*, lookup: dict, data: bytes, mime: str, ext: str, width: int, height: int) -> Rendition:
+    """Store derived bytes as the rendition ``lookup`` names; a concurrent maker's row wins."""
+    key = f"{lookup['spec']}|{lookup['focal_key']}|{lookup['signed']}"
+    version = lookup["version"]
+    stem = f"renditions/{version.sha256[:2]}/{version.sha256}/{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    stored = files.write_pending(stem=stem, ext=ext, data=data)
     try:
         with transaction.atomic():
             rendition = Rendition.objects.create(
-                **lookup,
-                file=stored,
-                mime=rendered.mime,
-                width=rendered.width,
-                height=rendered.height,
-                size=len(data),
+                **lookup, file=stored, mime=mime, width=width, height=height, size=len(data)
             )
             files.adopt(stored)
     except IntegrityError:

@@ -232,3 +232,13 @@ def sign_rendition_bytes(
     return manifests.sign_rendition(
         data=data, mime_type=mime_type, title=title, original=original, resized=resized, options=sign_options()
     )
+
+
+def reissue_published(
+    *, data: bytes, mime_type: str, title: str, decisions: list[manifests.ReviewDecision], published_at
+) -> bytes:
+    """Re-sign a generated file at publication, recording the review decisions (steps, not people)."""
+    return manifests.reissue_for_publication(
+        data=data, mime_type=mime_type, title=title, review=decisions, published_at=published_at,
+        options=sign_options(),
+    )

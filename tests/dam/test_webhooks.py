@@ -313,19 +313,8 @@ def test_admin_refuses_a_private_target_and_redelivers_by_hand(admin_client_, se
     assert delivery.message_id in admin_client_.get(reverse("admin:dam_webhookdelivery_change", args=[delivery.pk])).content.decode()
 
 
-@pytest.fixture
-def api_urls(settings):
-    # The API's urls.py is wired by hand by its owner; here the viewset gets a router of its own.
-    from django.urls import clear_url_caches
-
-    settings.ROOT_URLCONF = "tests.dam.webhook_api_urls"
-    clear_url_caches()
-    yield
-    clear_url_caches()
-
-
 @pytest.mark.django_db
-def test_api_creates_lists_and_redelivers(admin_client_, api_urls, settings):
+def test_api_creates_lists_and_redelivers(admin_client_, settings):
     refused = admin_client_.post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/", "event_types": ["asset.published"]},
                                  content_type="application/json")
     assert refused.status_code == 400 and refused.json()["code"] == "invalid_target"
@@ -343,7 +332,7 @@ def test_api_creates_lists_and_redelivers(admin_client_, api_urls, settings):
 
 
 @pytest.mark.django_db
-def test_api_needs_the_subscription_model_permission(client, api_urls):
+def test_api_needs_the_subscription_model_permission(client):
     from django.contrib.auth.models import User
 
     client.force_login(User.objects.create_user("plain", password="pw-plain-123"))
