@@ -10,9 +10,10 @@ checkpoint, every other delivery does nothing.
 from __future__ import annotations
 
 import logging
+import os
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutting_down
 from django.db import close_old_connections, connection
 
 from generative.models import TrainingRun
@@ -33,6 +34,8 @@ def train_gan(run_id: int) -> str:
         status = runner.execute(run)
         if status == TrainingRun.Status.FINISHED:
             runner.finish(run)
+        elif status == TrainingRun.Status.QUEUED:
+            train_gan.delay(run_id)  # released by a shutting-down worker: any train worker may go on
         return status
     except Exception as exc:
         logger.exception("training run %s failed", run_id)
@@ -51,8 +54,21 @@ def orphaned_runs() -> list[int]:
     return found
 
 
+@worker_shutting_down.connect(dispatch_uid="generative.tasks.release_runs")
+def release_runs(**kwargs) -> None:
+    """Ask this worker's pool children to checkpoint and hand their runs back, instead of finishing them."""
+    from generative.services.runner import shutdown_flag
+
+    flag = shutdown_flag(os.getpid())
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    flag.touch()
+
+
 @worker_ready.connect(dispatch_uid="generative.tasks.recover_runs")
 def recover_runs(sender=None, **kwargs) -> None:
+    from generative.services.runner import shutdown_flag
+
+    shutdown_flag(os.getpid()).unlink(missing_ok=True)  # left by an earlier process with this pid
     queues = {queue.name for queue in getattr(getattr(sender, "task_consumer", None), "queues", [])}
     if "train" not in queues:
         return

@@ -19,7 +19,7 @@ import torch
 from django.db import transaction
 from django.utils import timezone
 
-from generative.conf import generative_settings
+from generative.conf import generative_settings, runs_dir
 from generative.models import TrainingRun
 from generative.services import metrics as run_metrics
 from generative.services.distributed import train_with_torchrun
@@ -32,6 +32,11 @@ from generative.training.trainer import Progress, Trainer
 
 logger = logging.getLogger(__name__)
 S = TrainingRun.Status
+
+
+def shutdown_flag(pid: int) -> Path:
+    """A file whose existence tells the pool children of worker `pid` on this host to hand their runs back."""
+    return runs_dir() / "shutdown" / f"{socket.gethostname()}-{pid}"
 
 
 def this_process() -> str:
@@ -94,11 +99,15 @@ class Recorder:
         self.owner = run.owner
         self.last_write = 0.0
         self.lost = False
+        self.released = False  # the worker is shutting down: hand the run back
         self.encoder = None
         self.start_kimg = 0.0
         self.checkpoints = 0
 
     def should_cancel(self) -> bool:
+        if shutdown_flag(os.getppid()).exists():
+            self.released = True
+            return True
         row = TrainingRun.objects.filter(pk=self.run.pk).values("cancel_requested", "owner").first()
         self.lost = row is None or row["owner"] != self.owner
         return self.lost or row["cancel_requested"]
@@ -171,6 +180,12 @@ def execute(run: TrainingRun) -> str:
         trainer = _trainer(run, data=images[train_idx], recorder=recorder)
         recorder.start_kimg = trainer.kimg
         event = trainer.train(until_kimg=run.target_kimg).event
+        if recorder.released and not recorder.lost:
+            # A warm shutdown should not wait for the whole run, nor lose the steps since the last checkpoint.
+            trainer.save()
+            TrainingRun.objects.filter(pk=run.pk, owner=recorder.owner).update(last_checkpoint_kimg=trainer.kimg)
+    if recorder.released and not recorder.lost:
+        return release(run, owner=recorder.owner)
     if recorder.lost:
         logger.warning("run %s was taken over by another process; this one stops", run.pk)
         return S.RUNNING
@@ -181,6 +196,14 @@ def execute(run: TrainingRun) -> str:
     record(run, "run_cancelled", actor="worker:train", last_checkpoint_kimg=TrainingRun.objects.values_list(
         "last_checkpoint_kimg", flat=True).get(pk=run.pk))
     return S.CANCELLED
+
+
+def release(run: TrainingRun, *, owner: str) -> str:
+    """Put the run back in the queue's hands (status queued, no owner); the caller re-enqueues it."""
+    TrainingRun.objects.filter(pk=run.pk, owner=owner).update(status=S.QUEUED, owner="", updated_at=timezone.now())
+    record(run, "run_released", actor="worker:train", last_checkpoint_kimg=TrainingRun.objects.values_list(
+        "last_checkpoint_kimg", flat=True).get(pk=run.pk))
+    return S.QUEUED
 
 
 def finish(run: TrainingRun) -> None:

@@ -147,44 +147,64 @@ def test_start_refuses_a_snapshot_that_cannot_train(snapshot):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_sigkilled_worker_leaves_a_resumable_run_that_a_new_worker_finishes(snapshot, monkeypatch, tmp_path):
+    """SIGKILL a worker mid-run, resume on a second one, stop that one warmly (SIGTERM), finish on a third."""
     for name, value in CHEAP_METRICS.items():
         monkeypatch.setenv(name, str(value))
-    target = 8 * CHECKPOINT_KIMG
+    target = 9 * CHECKPOINT_KIMG
     run = start_training(snapshot=snapshot, kimg=target, config=tiny_config())
     db_name = connection.settings_dict["NAME"]
     log = tmp_path / "worker.log"
+
+    def current() -> TrainingRun:
+        return TrainingRun.objects.get(pk=run.pk)
+
+    def moving_past_a_checkpoint(since: float):
+        now = current()
+        ckpt = now.last_checkpoint_kimg or 0
+        return ckpt > since and now.progress.get("kimg", 0) > ckpt and now.status == S.RUNNING
+
     worker = start_worker(db_name=db_name, queues="train", log=log)
     try:
-        watcher = WorkerProcess(worker, log)
-
-        def checkpointed_and_moving():
-            current = TrainingRun.objects.get(pk=run.pk)
-            ckpt = current.last_checkpoint_kimg
-            return ckpt and current.progress.get("kimg", 0) > ckpt and current
-
-        watcher.wait_for(checkpointed_and_moving, timeout=120, what="a checkpoint and progress beyond it")
+        WorkerProcess(worker, log).wait_for(lambda: moving_past_a_checkpoint(0), timeout=120,
+                                            what="a checkpoint and progress beyond it")
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
     finally:
         stop_process(worker)
-    killed = TrainingRun.objects.get(pk=run.pk)
+    killed = current()
     assert killed.status == S.RUNNING and killed.progress["kimg"] < target
     state = load_checkpoint(list_checkpoints(Path(killed.run_dir))[-1])  # intact and loadable
     saved_kimg = state["counters"]["nimg"] / 1000
-    assert saved_kimg >= killed.progress["kimg"] - CHECKPOINT_KIMG - 1e-9
+    assert saved_kimg >= killed.progress["kimg"] - CHECKPOINT_KIMG - 1e-9  # at most one interval lost
 
     second = start_worker(db_name=db_name, queues="train", log=log)
     try:
-        WorkerProcess(second, log).wait_for(
-            lambda: TrainingRun.objects.get(pk=run.pk).status == S.FINISHED, timeout=120, what="the resumed run")
+        WorkerProcess(second, log).wait_for(lambda: moving_past_a_checkpoint(saved_kimg), timeout=120,
+                                            what="the resumed run moving on")
+        assert current().progress["start_kimg"] == pytest.approx(saved_kimg)  # resumed, not restarted
+        os.kill(second.pid, signal.SIGTERM)  # a warm shutdown, as in a deploy
+        second.wait(timeout=60)
     finally:
         stop_process(second)
+    released = current()
+    assert released.status == S.QUEUED and released.owner == ""
+    # Checkpointed on the way out: nothing trained is lost.
+    assert released.last_checkpoint_kimg == pytest.approx(released.progress["kimg"])
+
+    third = start_worker(db_name=db_name, queues="train", log=log)
+    try:
+        WorkerProcess(third, log).wait_for(lambda: current().status == S.FINISHED, timeout=120,
+                                           what="the run finishing")
+    finally:
+        stop_process(third)
     run.refresh_from_db()
-    assert run.attempts == 2
-    assert run.progress["start_kimg"] == pytest.approx(saved_kimg)  # resumed, not restarted
+    assert run.attempts == 3
+    assert run.progress["start_kimg"] == pytest.approx(released.last_checkpoint_kimg)
     assert run.progress["kimg"] == pytest.approx(target)
-    started = [e for e in events(run) if e["event"] == "run_started"]
-    assert started[-1]["taken_over"] is True
+    kinds = [e["event"] for e in events(run)]
+    assert kinds == ["run_queued", "run_started", "run_started", "run_released", "run_started",
+                     "model_registered", "run_finished"]
+    assert [e.get("taken_over") for e in events(run) if e["event"] == "run_started"] == [False, True, False]
     assert ModelVersion.objects.filter(run=run).exists()
 
 
