@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -154,5 +155,6 @@ def problem_response(request: HttpRequest, *, status_code: int, code: str, detai
     return JsonResponse(body, status=status_code, content_type=PROBLEM_MIME)
 
 
+@csrf_exempt  # a POST to no resource is a 404, not a CSRF page in HTML
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     return problem_response(request, status_code=404, code="not_found", detail=f"No API resource at {request.path}.")

@@ -1,0 +1,49 @@
+"""schemathesis against the app's own schema, in process: no 5xx, every response as the schema says.
+
+Bounded: a few examples per operation, GETs plus the workflow-action POSTs, as a review token.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+raw = SchemaGenerator().get_schema(request=None, public=True)
+schema = schemathesis.openapi.from_dict(raw).include(method=["GET", "POST"]).exclude(
+    # Uploads need real image bytes; they are tested directly in test_http.
+    path="/api/v1/assets/", method="POST",
+)
+schema.app = get_wsgi_application()
+
+
+@pytest.fixture
+def _keep_test_connection():
+    # The WSGI handler closes the connection after each request; the test's transaction lives on it.
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (signals.request_started, signals.request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("_keep_test_connection")
+@schema.parametrize()
+@settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_schema(case, lib):
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {lib.tokens['review']}"}
+    case.call_and_validate(checks=CHECKS)
