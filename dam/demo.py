@@ -22,6 +22,8 @@ class SampleFile:
     collection: str
     tags: tuple[str, ...]
     data: bytes
+    # Left in draft for the visitor to review; the rest is published by the demo.
+    draft: bool = False
 
 
 def _encode(image: Image.Image, fmt: str, **params) -> bytes:
@@ -57,10 +59,10 @@ def _logo_svg(*, variant: int) -> bytes:
     ).encode()
 
 
-def _icon(*, kind: str, size: int) -> Image.Image:
+def _icon(*, kind: str, size: int, colour: str = PALETTE[0]) -> Image.Image:
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    colour, w = PALETTE[0], max(2, size // 16)
+    w = max(2, size // 16)
     m = size // 6
     if kind == "cup":
         draw.rectangle((m, m * 2, size - 2 * m, size - m), outline=colour, width=w)
@@ -129,7 +131,9 @@ def sample_library() -> Iterator[SampleFile]:
         yield SampleFile(f"northwind-logo-{variant + 1}.svg", "Brand/Logos", ("logo", "vector"),
                          _logo_svg(variant=variant))
     for kind in ("cup", "bean", "leaf", "pin", "star"):
-        yield SampleFile(f"icon-{kind}.png", "Brand/Icons", ("icon",), _encode(_icon(kind=kind, size=256), "PNG"))
+        for shade, colour in (("green", PALETTE[0]), ("brown", PALETTE[3])):
+            icon = _icon(kind=kind, size=256, colour=colour)
+            yield SampleFile(f"icon-{kind}-{shade}.png", "Brand/Icons", ("icon",), _encode(icon, "PNG"))
     for seed in range(4):
         yield SampleFile(f"texture-{seed + 1}.jpg", "Brand/Textures", ("texture",),
                          _encode(_texture(size=768, seed=seed), "JPEG", quality=90))
@@ -141,8 +145,9 @@ def sample_library() -> Iterator[SampleFile]:
                          _encode(image, fmt, quality=88))
     # A re-exported shot: a near duplicate the library flags.
     near = _photo(width=1600, height=1067, seed=10).resize((1200, 800), Image.LANCZOS)
-    yield SampleFile("product-shot-1-web.jpg", "Campaigns/Autumn", ("photo",), _encode(near, "JPEG", quality=80))
+    yield SampleFile("product-shot-1-web.jpg", "Campaigns/Autumn", ("photo",), _encode(near, "JPEG", quality=80),
+                     draft=True)
     banner = _photo(width=1920, height=600, seed=42)
     draw = ImageDraw.Draw(banner)
     draw.text((80, 300), "Autumn Roast", fill=PALETTE[2], font=_font(96), anchor="lm")
-    yield SampleFile("banner-autumn.png", "Campaigns/Autumn", ("banner",), _encode(banner, "PNG"))
+    yield SampleFile("banner-autumn.png", "Campaigns/Autumn", ("banner",), _encode(banner, "PNG"), draft=True)
