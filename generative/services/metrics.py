@@ -12,7 +12,15 @@ from pathlib import Path
 import torch
 
 from generative.conf import generative_settings, runs_dir
-from generative.metrics import EncoderConfig, FeatureEncoder, kid, load_encoder, save_encoder, swd, train_encoder
+from generative.metrics import (
+    EncoderConfig,
+    FeatureEncoder,
+    kid,
+    load_encoder,
+    save_encoder,
+    swd,
+    train_encoder,
+)
 from generative.models import TrainingRun
 from generative.training.export import generator_from_checkpoint
 
