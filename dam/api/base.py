@@ -16,8 +16,10 @@
 
 What the base gives every view:
 
-- Authentication (bearer token, session), the scope check, per-token throttling
-  (``DAM_API_THROTTLE_RATE``) and RFC 9457 problem responses for every error (``dam.api.errors``).
+- From ``REST_FRAMEWORK`` settings: authentication (bearer token, session), the scope check
+  (``dam.api.permissions``), per-token throttling (``dam.api.throttling``, ``DAM_API_THROTTLE_RATE``),
+  RFC 9457 problem responses for every error (``dam.api.errors``) and problem responses in the
+  OpenAPI schema (``dam.api.schema``). Those modules must not import DRF's views (import cycle).
 - ``self.caller`` (:class:`dam.api.permissions.Caller`): the user, the token, the reachable assets.
 - ``?fields=a,b`` sparse responses for serializers that mix in :class:`SparseFieldsSerializer`.
 - ETags: a GET of one object answers with ``ETag`` (from :meth:`etag_for`) and 304 for a matching
