@@ -16,8 +16,9 @@ MIN_DETECT_SIDE = 64
 MAX_DECODES = 6
 _MIN_PERIOD = 40.0
 _MAX_PERIOD = 240.0
-_HIGHPASS_BOX = 11
+_HIGHPASS_BOX = 7
 _CLIP_MADS = 2.0
+_MIN_CLIP = 1.5
 _WEIGHT_BLOCK = 8
 _WHITEN_WIDTH = 5
 _COMB_STEPS = 480
@@ -49,7 +50,7 @@ def _residual(luma: np.ndarray) -> np.ndarray:
     """High-passed, outlier-clipped luminance: mostly watermark and noise, few edges."""
     residual = luma - ndimage.uniform_filter(luma, _HIGHPASS_BOX, mode="reflect")
     spread = 1.4826 * float(np.median(np.abs(residual[::3, ::3]))) * _CLIP_MADS
-    limit = max(spread, 0.5)
+    limit = max(spread, _MIN_CLIP)
     np.clip(residual, -limit, limit, out=residual)
     # Divide by the local residual level: busy texture (host noise) counts less, flat areas
     # (where the pattern is nearly all there is) count more. Block means keep this cheap.
