@@ -12,7 +12,7 @@ tags, a palette) that share that stored file, because the bench measures the API
 
 Scenarios, each as a delivery token (``read`` scope, bound to the root collection) with throttling
 off: list (a page of 50), filtered list (tag + collection subtree + width), search (``q``, one
-word), retrieve (a random asset), and a cached rendition (its first request is not counted).
+word of 2,000, each in about 0.5% of the assets), retrieve (a random asset), and a cached rendition (its first request is not counted).
 Every request opens its own connection (gunicorn's sync workers close them). The load generator
 runs on the same machine as the server, so on a small machine the two compete for CPU.
 """
@@ -36,8 +36,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = ("sunset beach mountain lake forest city night river logo poster banner summer winter autumn "
-         "spring launch product team office portrait studio campaign festival harbour desert").split()
+# A vocabulary the size of a real library's, not two dozen words: with 25 words every word is in a
+# third of the assets and a "search" is a scan of the table.
+_ROOTS = ("sunset beach mountain lake forest city night river logo poster banner summer winter autumn "
+          "spring launch product team office portrait studio campaign festival harbour desert").split()
+WORDS = [f"{root}{i}" if i else root for i in range(80) for root in _ROOTS]
 
 
 @contextmanager

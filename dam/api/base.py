@@ -210,6 +210,9 @@ class BrandForgeViewSet(viewsets.GenericViewSet):
     def finalize_response(self, request, response, *args: Any, **kwargs: Any):
         response = super().finalize_response(request, response, *args, **kwargs)
         patch_vary_headers(response, ["Authorization"])
+        if request.method in ("GET", "HEAD") and not response.has_header("Cache-Control"):
+            # Per caller, and revalidated each time: the ETag makes that cheap.
+            response["Cache-Control"] = "private, no-cache"
         record = getattr(self, "_idempotency", None)
         if record is not None:
             self._idempotency = None

@@ -32,11 +32,20 @@ from dam.selectors import user_can
 from dam.services.ingest import ingest_file
 from dam.services.workflow import transition
 
+# Version columns the API never serialises; EXIF and manifests can be large JSON, decoded per row.
+_HEAVY = ("metadata", "manifest_store", "credentials")
+
 
 def asset_queryset(caller):
-    return caller.assets().select_related(
-        "current_version__review", "published_version__review"
-    ).prefetch_related("tags")
+    # Join only the versions the caller's representation shows: delivery never sees the current one.
+    joined = ["published_version"] if caller.is_delivery else ["current_version", "published_version"]
+    deferred = [f"{version}__{name}" for version in joined for name in _HEAVY]
+    return (
+        caller.assets()
+        .select_related(*(f"{version}__review" for version in joined))
+        .defer(*deferred)
+        .prefetch_related("tags")
+    )
 
 
 @extend_schema_view(
