@@ -191,18 +191,21 @@ def execute(run: TrainingRun) -> str:
         return S.RUNNING
     if event == "finished":
         return S.FINISHED  # the caller registers the model, then marks the run finished
-    TrainingRun.objects.filter(pk=run.pk, owner=recorder.owner).update(
-        status=S.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now())
-    record(run, "run_cancelled", actor="worker:train", last_checkpoint_kimg=TrainingRun.objects.values_list(
-        "last_checkpoint_kimg", flat=True).get(pk=run.pk))
+    with transaction.atomic():
+        TrainingRun.objects.filter(pk=run.pk, owner=recorder.owner).update(
+            status=S.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now())
+        record(run, "run_cancelled", actor="worker:train", last_checkpoint_kimg=TrainingRun.objects.values_list(
+            "last_checkpoint_kimg", flat=True).get(pk=run.pk))
     return S.CANCELLED
 
 
 def release(run: TrainingRun, *, owner: str) -> str:
     """Put the run back in the queue's hands (status queued, no owner); the caller re-enqueues it."""
-    TrainingRun.objects.filter(pk=run.pk, owner=owner).update(status=S.QUEUED, owner="", updated_at=timezone.now())
-    record(run, "run_released", actor="worker:train", last_checkpoint_kimg=TrainingRun.objects.values_list(
-        "last_checkpoint_kimg", flat=True).get(pk=run.pk))
+    with transaction.atomic():
+        TrainingRun.objects.filter(pk=run.pk, owner=owner).update(status=S.QUEUED, owner="",
+                                                                  updated_at=timezone.now())
+        record(run, "run_released", actor="worker:train", last_checkpoint_kimg=TrainingRun.objects.values_list(
+            "last_checkpoint_kimg", flat=True).get(pk=run.pk))
     return S.QUEUED
 
 
@@ -212,16 +215,18 @@ def finish(run: TrainingRun) -> None:
 
     run.refresh_from_db()
     version = register_model_version(run=run)
-    TrainingRun.objects.filter(pk=run.pk).update(status=S.FINISHED, finished_at=timezone.now(),
-                                                 updated_at=timezone.now())
-    record(run, "run_finished", actor="worker:train", kimg=run.kimg, model_version=version.pk)
+    with transaction.atomic():  # whoever sees the run finished also finds it in the ledger
+        TrainingRun.objects.filter(pk=run.pk).update(status=S.FINISHED, finished_at=timezone.now(),
+                                                     updated_at=timezone.now())
+        record(run, "run_finished", actor="worker:train", kimg=run.kimg, model_version=version.pk)
 
 
 def fail(run_id: int, *, error: BaseException) -> None:
     """Mark the run failed with a readable message; its checkpoints stay for a resume."""
     message = f"{type(error).__name__}: {error}"[:5000]
-    TrainingRun.objects.filter(pk=run_id).update(status=S.FAILED, error=message, finished_at=timezone.now(),
-                                                 updated_at=timezone.now())
-    run = TrainingRun.objects.select_related("snapshot").filter(pk=run_id).first()
-    if run is not None:
-        record(run, "run_failed", actor="worker:train", error=message)
+    with transaction.atomic():
+        TrainingRun.objects.filter(pk=run_id).update(status=S.FAILED, error=message, finished_at=timezone.now(),
+                                                     updated_at=timezone.now())
+        run = TrainingRun.objects.select_related("snapshot").filter(pk=run_id).first()
+        if run is not None:
+            record(run, "run_failed", actor="worker:train", error=message)
