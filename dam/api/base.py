@@ -156,8 +156,11 @@ class BrandForgeViewSet(viewsets.GenericViewSet):
 
     def _fingerprint(self) -> str:
         digest = hashlib.sha256(f"{self.request.method} {self.request.path}\n".encode())
-        plain = {k: self.request.data.getlist(k) if hasattr(self.request.data, "getlist") else v
-                 for k, v in self.request.data.items() if not hasattr(v, "chunks")}
+        data = self.request.data
+        if hasattr(data, "getlist"):
+            plain: object = {k: data.getlist(k) for k in data if not hasattr(data.get(k), "chunks")}
+        else:
+            plain = data  # JSON: an object, a list or a scalar
         digest.update(json.dumps(plain, sort_keys=True, default=str).encode())
         for name, upload in sorted(self.request.FILES.items()):
             digest.update(f"\n{name}:{upload.name}:".encode())

@@ -161,3 +161,14 @@ def test_token_last_used_is_recorded(lib):
     assert ApiToken.objects.get(name="read").last_used_at is None
     lib.client("read").get("/api/v1/tags/")
     assert ApiToken.objects.get(name="read").last_used_at is not None
+
+
+def test_odd_json_bodies_with_an_idempotency_key_are_400s_not_500s(lib):
+    client = lib.client("write")
+    url = f"/api/v1/assets/{lib.assets['draft_a'].pk}/actions/submit/"
+    for body in ([1, 2], "text"):
+        response = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=f"odd-{body!r}")
+        assert_problem(response, 400, "invalid")
+    malformed = client.generic("POST", url, "{not json", content_type="application/json",
+                               HTTP_IDEMPOTENCY_KEY="odd-malformed")
+    assert_problem(malformed, 400, "parse_error")
