@@ -22,7 +22,8 @@ What the base gives every view:
   OpenAPI schema (``dam.api.schema``). Those modules must not import DRF's views (import cycle).
 - ``self.caller`` (:class:`dam.api.permissions.Caller`): the user, the token, the reachable assets.
 - ``?fields=a,b`` sparse responses for serializers that mix in :class:`SparseFieldsSerializer`.
-- ETags: a GET of one object answers with ``ETag`` (from :meth:`etag_for`) and 304 for a matching
+- ETags: a GET of one object answers with ``ETag`` (:meth:`etag_for`: a hash of the full representation,
+  or :func:`stamp_etag` from ``updated_at``) and 304 for a matching
   ``If-None-Match``. Writes call :meth:`check_if_match` on the locked object (412 on mismatch;
   428 if the view sets ``if_match_required`` and the header is missing).
 - ``Idempotency-Key`` on POST (``dam.models.idempotency``): a replay returns the first response
@@ -97,6 +98,11 @@ def _strong_etag(*parts: object) -> str:
     return quote_etag(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32])
 
 
+def stamp_etag(obj: Any, *, caller: Caller) -> str:
+    """An ETag from ``updated_at``: for models whose every change bumps it."""
+    return _strong_etag(obj._meta.label, obj.pk, obj.updated_at.isoformat(), caller.is_delivery)
+
+
 def _etags_in(header: str) -> list[str]:
     return [tag.strip() for tag in header.split(",") if tag.strip()]
 
@@ -119,9 +125,14 @@ class BrandForgeViewSet(viewsets.GenericViewSet):
 
     # --- ETags -----------------------------------------------------------------------------
     def etag_for(self, obj: Any) -> str:
-        """A strong ETag of ``obj`` as this caller sees it. Override when ``updated_at`` is not enough."""
-        stamp = getattr(obj, "updated_at", None) or getattr(obj, "created_at", "")
-        return _strong_etag(obj._meta.label, obj.pk, stamp, self.caller.is_delivery)
+        """A strong ETag of ``obj``'s full representation for this caller (``?fields=`` aside).
+
+        Views whose model keeps an ``updated_at`` in step with every change override this with
+        :func:`stamp_etag`, which needs no serialisation.
+        """
+        context = {**self.get_serializer_context(), "fields": []}
+        data = self.get_serializer_class()(obj, context=context).data
+        return _strong_etag(obj._meta.label, obj.pk, json.dumps(data, sort_keys=True, default=str))
 
     def check_if_match(self, obj: Any) -> None:
         header = self.request.headers.get("If-Match")

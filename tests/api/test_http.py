@@ -172,3 +172,14 @@ def test_odd_json_bodies_with_an_idempotency_key_are_400s_not_500s(lib):
     malformed = client.generic("POST", url, "{not json", content_type="application/json",
                                HTTP_IDEMPOTENCY_KEY="odd-malformed")
     assert_problem(malformed, 400, "parse_error")
+
+
+def test_collection_etag_follows_its_representation(lib):
+    client = lib.client("read")
+    url = f"/api/v1/collections/{lib.a.pk}/"
+    etag = client.get(url)["ETag"]
+    assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    lib.a.name = "A renamed"
+    lib.a.save()
+    renamed = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert renamed.status_code == 200 and renamed.json()["name"] == "A renamed"

@@ -16,6 +16,7 @@ from dam.api.base import (
     IF_MATCH_PARAMETER,
     IF_NONE_MATCH_PARAMETER,
     BrandForgeViewSet,
+    stamp_etag,
 )
 from dam.api.errors import Conflict
 from dam.api.filters import AssetFilter
@@ -72,6 +73,10 @@ class AssetViewSet(BrandForgeViewSet, mixins.ListModelMixin, mixins.RetrieveMode
 
     def get_queryset(self):
         return asset_queryset(self.caller)
+
+    def etag_for(self, obj: Asset) -> str:
+        # Every write to an asset (metadata, tags, versions, workflow) bumps updated_at.
+        return stamp_etag(obj, caller=self.caller)
 
     def create(self, request, *args, **kwargs) -> Response:
         # Parsers are chosen before DRF knows the action, so the upload's media type is checked here.
