@@ -118,7 +118,7 @@ class Recorder:
         if progress.checkpoint is not None:
             kimg = progress.kimg
             fields["last_checkpoint_kimg"] = kimg
-            grid = Path(self.run.run_dir) / "samples" / f"kimg-{int(round(kimg * 1000)) // 1000:06d}.png"
+            grid = Path(self.run.run_dir) / "samples" / f"img-{int(round(kimg * 1000)):09d}.png"
             if grid.exists():
                 fields["last_sample_grid"] = str(grid)
             self.checkpoints += 1

@@ -224,7 +224,7 @@ class Trainer:
         path = None
         if self.rank == 0:
             path = save_checkpoint(state, run_dir=self.run_dir, keep=self.config.keep_checkpoints)
-            save_sample_grid(self.G_ema, path=self.run_dir / "samples" / f"kimg-{self.nimg // 1000:06d}.png",
+            save_sample_grid(self.G_ema, path=self.run_dir / "samples" / f"img-{self.nimg:09d}.png",
                              count=self.config.sample_count, seed=self.config.sample_seed, device=self.device)
         ddp.barrier()
         return path

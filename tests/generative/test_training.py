@@ -157,7 +157,9 @@ def test_progress_and_sample_grid(tmp_path):
     assert all(e.images_per_s > 0 and 0 <= e.augment_p <= 1 for e in events)
     assert events[0].loss_r1 is not None and events[1].loss_r1 is None  # lazy R1 on even steps
     assert events[1].checkpoint is not None and events[-1].checkpoint is not None
-    grid = Image.open(tmp_path / "samples" / "kimg-000000.png")
+    grids = sorted(p.name for p in (tmp_path / "samples").iterdir())
+    assert grids == ["img-000000008.png", "img-000000012.png"]  # one per checkpoint, below 1 kimg too
+    grid = Image.open(tmp_path / "samples" / grids[0])
     assert grid.size == (64, 64) and grid.mode == "RGB"  # 4 samples in a 2x2 grid
     assert len(list_checkpoints(tmp_path)) == 2
 
