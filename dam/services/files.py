@@ -29,20 +29,33 @@ def write_pending(*, stem: str, ext: str, data: bytes) -> str:
     it, or :func:`discard` it. A random suffix keeps concurrent writers of the same content (two
     requests making one rendition, two imports of one file) from ever touching each other's file.
     """
-    name = f"{stem}-{secrets.token_hex(4)}.{ext}"
-    # Committed on its own: the journal row must outlive a rollback of the caller's transaction.
+    return write_pending_many([(stem, ext, data)])[0]
+
+
+def write_pending_many(items: list[tuple[str, str, bytes]]) -> list[str]:
+    """:func:`write_pending` for several (stem, ext, data) at once: one journal commit for all."""
+    names = [f"{stem}-{secrets.token_hex(4)}.{ext}" for stem, ext, _ in items]
+    # Committed on its own: the journal rows must outlive a rollback of the caller's transaction.
     with transaction.atomic(durable=not transaction.get_connection().in_atomic_block):
-        PendingFile.objects.create(name=name)
-    saved = default_storage.save(name, ContentFile(data))
-    if saved != name:
-        default_storage.delete(saved)
-        raise FileExistsError(f"storage renamed {name!r} to {saved!r}; refusing an unjournaled name")
-    return name
+        PendingFile.objects.bulk_create([PendingFile(name=name) for name in names])
+    written: list[str] = []
+    try:
+        for name, (_, _, data) in zip(names, items, strict=True):
+            saved = default_storage.save(name, ContentFile(data))
+            if saved != name:
+                default_storage.delete(saved)
+                raise FileExistsError(f"storage renamed {name!r} to {saved!r}; refusing an unjournaled name")
+            written.append(name)
+    except BaseException:
+        for name in names:
+            discard(name)
+        raise
+    return names
 
 
-def adopt(name: str) -> None:
-    """Call inside the transaction that creates the row pointing at ``name``."""
-    PendingFile.objects.filter(name=name).delete()
+def adopt(*names: str) -> None:
+    """Call inside the transaction that creates the rows pointing at ``names``."""
+    PendingFile.objects.filter(name__in=names).delete()
 
 
 def discard(name: str) -> None:

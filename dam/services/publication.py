@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from dam.models import Asset, AssetVersion, Rendition, ReviewTransition
-from dam.services.renditions import store_rendition
+from dam.services.renditions import NewRendition, store_renditions
 
 # The delivered original of a generated asset: its bytes re-signed with the review recorded.
 PUBLISHED_ORIGINAL = "published-original"  # not a spec the grammar can produce: no collision
@@ -39,5 +39,5 @@ def reissue_credentials(*, version: AssetVersion) -> Rendition | None:
     )
     lookup = {"version": version, "spec": PUBLISHED_ORIGINAL, "focal_key": "", "signed": True}
     ext = version.file.name.rsplit(".", 1)[-1]
-    return store_rendition(lookup=lookup, data=data, mime=version.mime, ext=ext, width=version.width,
-                           height=version.height)
+    new = NewRendition(lookup=lookup, data=data, mime=version.mime, ext=ext, width=version.width, height=version.height)
+    return store_renditions([new])[0]

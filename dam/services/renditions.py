@@ -83,57 +83,96 @@ def get_or_create_renditions(
     """Several renditions of one version, reading (and, but for JPEG, decoding) the original once.
 
     ``decoded``: the original's pixels already decoded by the caller (ingest), used for non-JPEG.
+    The missing ones are stored together: one journal commit and one commit for their rows.
     """
     parsed_specs = [canonical_spec(spec) for spec in specs]  # every spec is valid before any work
     source = _Source(version, decoded if version.mime != "image/jpeg" else None)
-    return [_get_or_make(version=version, parsed=parsed, signed=signed, source=source) for parsed in parsed_specs]
+    found: list[Rendition | None] = []
+    missing: list[NewRendition] = []
+    for parsed in parsed_specs:
+        lookup = _lookup(version=version, parsed=parsed, signed=signed)
+        existing = Rendition.objects.filter(**lookup).first()
+        found.append(existing)
+        if existing is None:
+            missing.append(_make(lookup=lookup, parsed=parsed, source=source))
+    made = iter(store_renditions(missing))
+    return [rendition if rendition is not None else next(made) for rendition in found]
 
 
-def _get_or_make(*, version: AssetVersion, parsed: RenditionSpec, signed: bool, source: _Source) -> Rendition:
+@dataclass(frozen=True)
+class NewRendition:
+    lookup: dict
+    data: bytes
+    mime: str
+    ext: str
+    width: int
+    height: int
+
+
+def _lookup(*, version: AssetVersion, parsed: RenditionSpec, signed: bool) -> dict:
     asset = version.asset
     # Only crops depend on the focal point, and it belongs to the current version's pixels.
     focal = asset.focal_point if asset.current_version_id == version.pk and parsed.uses_focal_point else None
     focal_key = "-".join(map(str, focal)) if focal else ""
-    lookup = {"version": version, "spec": parsed.canonical, "focal_key": focal_key, "signed": signed}
-    existing = Rendition.objects.filter(**lookup).first()
-    if existing is not None:
-        return existing
+    return {"version": version, "spec": parsed.canonical, "focal_key": focal_key, "signed": signed}
+
+
+def _make(*, lookup: dict, parsed: RenditionSpec, source: _Source) -> NewRendition:
+    version = lookup["version"]
+    focal = tuple(int(v) for v in lookup["focal_key"].split("-")) if lookup["focal_key"] else None
     rendered = render(
         image=source.image(), spec=parsed, focal_point=focal, source_format=version.mime, limits=rendition_limits()
     )
     data = rendered.data
-    if signed:
+    if lookup["signed"]:
         from provenance.services.signing import sign_rendition_bytes
 
         data = sign_rendition_bytes(
             data=data, mime_type=rendered.mime, original_data=source.data, original_mime=version.mime,
-            title=asset.title, resized=(rendered.width, rendered.height) != (version.width, version.height),
+            title=version.asset.title, resized=(rendered.width, rendered.height) != (version.width, version.height),
         )
-    return store_rendition(
-        lookup=lookup, data=data, mime=rendered.mime, ext=rendered.ext, width=rendered.width, height=rendered.height
-    )
+    return NewRendition(lookup=lookup, data=data, mime=rendered.mime, ext=rendered.ext,
+                        width=rendered.width, height=rendered.height)
 
 
-def store_rendition(*, lookup: dict, data: bytes, mime: str, ext: str, width: int, height: int) -> Rendition:
-    """Store derived bytes as the rendition ``lookup`` names; a concurrent maker's row wins."""
-    key = f"{lookup['spec']}|{lookup['focal_key']}|{lookup['signed']}"
-    version = lookup["version"]
-    stem = f"renditions/{version.sha256[:2]}/{version.sha256}/{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-    stored = files.write_pending(stem=stem, ext=ext, data=data)
+def store_renditions(items: list[NewRendition]) -> list[Rendition]:
+    """Store derived bytes as the renditions their lookups name; a concurrent maker's row wins."""
+    if not items:
+        return []
+    stems = []
+    for item in items:
+        key = f"{item.lookup['spec']}|{item.lookup['focal_key']}|{item.lookup['signed']}"
+        sha = item.lookup["version"].sha256
+        stems.append((f"renditions/{sha[:2]}/{sha}/{hashlib.sha256(key.encode()).hexdigest()[:16]}", item.ext, item.data))
+    names = files.write_pending_many(stems)
+    rows = [
+        Rendition(**item.lookup, file=name, mime=item.mime, width=item.width, height=item.height, size=len(item.data))
+        for item, name in zip(items, names, strict=True)
+    ]
     try:
         with transaction.atomic():
-            rendition = Rendition.objects.create(
-                **lookup, file=stored, mime=mime, width=width, height=height, size=len(data)
-            )
-            files.adopt(stored)
+            for row in rows:
+                row.save()
+            files.adopt(*names)
+        return rows
     except IntegrityError:
-        # Another request made the same rendition first: keep theirs, drop ours.
-        files.discard(stored)
-        return Rendition.objects.get(**lookup)
+        pass  # someone made one of them first: settle them one by one
     except BaseException:
-        files.discard(stored)
+        for name in names:
+            files.discard(name)
         raise
-    return rendition
+    settled = []
+    for item, name, row in zip(items, names, rows, strict=True):
+        row.pk = None
+        try:
+            with transaction.atomic():
+                row.save()
+                files.adopt(name)
+            settled.append(row)
+        except IntegrityError:
+            files.discard(name)
+            settled.append(Rendition.objects.get(**item.lookup))
+    return settled
 
 
 # Who a signed URL is for. Either way the state is checked again when the URL is used:
