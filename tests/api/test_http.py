@@ -183,3 +183,7 @@ def test_collection_etag_follows_its_representation(lib):
     lib.a.save()
     renamed = client.get(url, HTTP_IF_NONE_MATCH=etag)
     assert renamed.status_code == 200 and renamed.json()["name"] == "A renamed"
+
+
+def test_unknown_paths_with_control_characters_are_problem_json(lib):
+    assert_problem(lib.client("read").get("/api/v1/assets/a%0Ab%0Dc/versions/"), 404, "not_found")
