@@ -32,5 +32,5 @@ urlpatterns = [
             RenditionViewSet.as_view({"get": "retrieve"}), name="asset-rendition"),
     *router.urls,
     # Anything else under /api/v1/ is a problem+json 404, not Django's HTML page.
-    re_path(r"^(?s:.*)$", api_not_found),  # (?s): paths with encoded newlines too
+    re_path(r"^[\s\S]*$", api_not_found),  # [\s\S], not ".": paths with encoded newlines too
 ]

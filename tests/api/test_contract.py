@@ -1,6 +1,7 @@
 """schemathesis against the app's own schema, in process: no 5xx, every response as the schema says.
 
-Bounded: a few examples per operation, GETs plus the workflow-action POSTs, as a review token.
+Bounded: a few examples per operation, GETs plus the workflow-action POSTs, as a review token;
+derandomized so CI is repeatable (run with a random seed by hand to explore further).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _keep_test_connection():
 @pytest.mark.slow
 @pytest.mark.usefixtures("_keep_test_connection")
 @schema.parametrize()
-@settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.generate], derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, lib):
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {lib.tokens['review']}"}
