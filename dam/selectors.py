@@ -123,3 +123,21 @@ def review_queue(user) -> QuerySet:
         .select_related("version__asset__collection", "version__created_by", "step")
         .order_by("submitted_at", "pk")
     )
+
+
+class CollectionPathError(ValueError):
+    pass
+
+
+def collection_at_path(path: str) -> Collection:
+    """The existing collection at ``path`` ("Brand/Logos"); CollectionPathError names what is missing."""
+    parent = None
+    for name in [part.strip() for part in path.split("/") if part.strip()]:
+        found = Collection.objects.filter(parent=parent, name=name).first()
+        if found is None:
+            where = f"inside {parent.full_name}" if parent else "at the top level"
+            raise CollectionPathError(f"collection {path!r}: no collection named {name!r} {where}")
+        parent = found
+    if parent is None:
+        raise CollectionPathError("collection: give a collection path such as Brand/Logos")
+    return parent

@@ -8,8 +8,6 @@ recipe parameter, so a changed setting never serves stale pixels.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ from generative.conf import generative_settings, runs_dir
 from generative.models import DatasetSnapshot
 from generative.services.errors import DatasetError
 from generative.services.snapshots import snapshot_versions
+from generative.training.checkpoint import write_atomically
 
 SVG_MIME = "image/svg+xml"
 FITS = ("crop", "pad")
@@ -71,17 +70,7 @@ def cache_path(snapshot: DatasetSnapshot, *, resolution: int) -> Path:
 
 
 def _atomic_save_npy(array: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda fh: np.save(fh, array))
 
 
 def prepared_images(snapshot: DatasetSnapshot, *, resolution: int) -> np.ndarray:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -52,8 +53,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, fsync, then rename over `path`.
+def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write`` on a temporary file beside ``path``, fsync, then rename it over ``path``.
 
     A crash at any point leaves either the old file or the new one, never a torn file.
     """
@@ -62,7 +63,7 @@ def atomic_save(obj: Any, path: Path) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp_name, path)
@@ -70,6 +71,11 @@ def atomic_save(obj: Any, path: Path) -> None:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save, atomically (:func:`write_atomically`)."""
+    write_atomically(path, lambda fh: torch.save(obj, fh))
 
 
 def save_checkpoint(state: dict[str, Any], *, run_dir: Path, keep: int) -> Path:

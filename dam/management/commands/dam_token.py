@@ -14,17 +14,14 @@ from django.core.management import BaseCommand, CommandError
 from django.utils import timezone
 
 from dam.models import ApiToken, Collection, TokenScope
+from dam.selectors import CollectionPathError, collection_at_path
 
 
 def _collection(path: str) -> Collection:
-    parent = None
-    for name in [p.strip() for p in path.split("/") if p.strip()]:
-        parent = Collection.objects.filter(name=name, parent=parent).first()
-        if parent is None:
-            raise CommandError(f"collection {path!r}: no collection named {name!r} there")
-    if parent is None:
-        raise CommandError("collection: give the collection's path, e.g. 'Brand/Logos'")
-    return parent
+    try:
+        return collection_at_path(path)
+    except CollectionPathError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 class Command(BaseCommand):

@@ -12,6 +12,7 @@ from django.core.management import BaseCommand, CommandError
 from tqdm import tqdm
 
 from dam.models import Collection
+from dam.selectors import CollectionPathError, collection_at_path
 from generative.models import TrainingRun
 from generative.nn.errors import GANConfigError
 from generative.services.errors import GenerativeError
@@ -22,16 +23,10 @@ from generative.training.config import TrainConfig
 
 def find_collection(path: str) -> Collection:
     """The collection at "Brand/Logos" (never created here: training reads what exists)."""
-    parent = None
-    for name in [part.strip() for part in path.split("/") if part.strip()]:
-        found = Collection.objects.filter(parent=parent, name=name).first()
-        if found is None:
-            raise CommandError(f"--collection {path!r}: no collection named {name!r}"
-                               + (f" inside {parent.full_name}" if parent else " at the top level"))
-        parent = found
-    if parent is None:
-        raise CommandError("--collection: give a collection path such as Brand/Logos")
-    return parent
+    try:
+        return collection_at_path(path)
+    except CollectionPathError as exc:
+        raise CommandError(f"--{exc}") from exc
 
 
 class Command(BaseCommand):
