@@ -15,7 +15,8 @@ from dam.selectors import is_deliverable, user_can
 from dam.services.renditions import DELIVERY, get_or_create_rendition, read_rendition_token
 
 
-def _file_response(request: HttpRequest, *, fieldfile, mime: str, etag: str, max_age: int) -> HttpResponse:
+def file_response(request: HttpRequest, *, fieldfile, mime: str, etag: str, max_age: int) -> HttpResponse:
+    """The file, or 304 when If-None-Match holds its ETag; private caching, no MIME sniffing."""
     quoted = quote_etag(etag)
     if quoted in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         response: HttpResponse = HttpResponseNotModified()
@@ -48,8 +49,11 @@ def rendition(request: HttpRequest, token: str) -> HttpResponse:
         made = get_or_create_rendition(version=version, spec=signed.spec, signed=signed.audience == DELIVERY)
     except (InvalidRenditionSpec, RenditionTooLarge) as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
-    etag = f"{version.sha256[:32]}-{made.pk}"
-    return _file_response(request, fieldfile=made.file, mime=made.mime, etag=etag, max_age=300)
+    return file_response(request, fieldfile=made.file, mime=made.mime, etag=rendition_etag(version, made), max_age=300)
+
+
+def rendition_etag(version: AssetVersion, rendition) -> str:
+    return f"{version.sha256[:32]}-{rendition.pk}"
 
 
 @require_safe
@@ -58,7 +62,7 @@ def original(request: HttpRequest, version_id: int) -> HttpResponse:
     version = get_object_or_404(AssetVersion.objects.select_related("asset__collection"), pk=version_id)
     if not user_can(request.user, CollectionPermission.Action.VIEW, version.asset.collection):
         raise Http404("No such asset version.")
-    response = _file_response(request, fieldfile=version.file, mime=version.mime, etag=version.sha256, max_age=60)
+    response = file_response(request, fieldfile=version.file, mime=version.mime, etag=version.sha256, max_age=60)
     response["Content-Disposition"] = f'inline; filename="{version.original_filename}"'
     if version.mime == "image/svg+xml":
         # Even sanitised SVG is served as an isolated document.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, HttpResponseNotModified, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
@@ -14,6 +13,7 @@ from dam.api.conf import api_settings
 from dam.api.views.assets import asset_queryset
 from dam.exceptions import NotFoundError
 from dam.services.renditions import DELIVERY, STAFF, canonical_spec, get_or_create_rendition, rendition_url
+from dam.views.renditions import file_response, rendition_etag
 
 
 class FirstRendererNegotiation(BaseContentNegotiation):
@@ -58,11 +58,5 @@ class RenditionViewSet(BrandForgeViewSet):
             response["Cache-Control"] = "private, no-store"
             return response
         made = get_or_create_rendition(version=version, spec=parsed, signed=self.caller.is_delivery)
-        etag = quote_etag(f"{version.sha256[:32]}-{made.pk}")
-        held = [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]
-        response = HttpResponseNotModified() if etag in held else FileResponse(made.file.open("rb"),
-                                                                               content_type=made.mime)
-        response["ETag"] = etag
-        response["Cache-Control"] = f"private, max-age={api_settings.RENDITION_MAX_AGE}"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return file_response(request, fieldfile=made.file, mime=made.mime, etag=rendition_etag(version, made),
+                             max_age=api_settings.RENDITION_MAX_AGE)
