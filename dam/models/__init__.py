@@ -1,5 +1,6 @@
 from dam.models.assets import Asset, AssetVersion, Tag
 from dam.models.collections import Collection, CollectionPermission
+from dam.models.deletions import AssetDeletion
 from dam.models.idempotency import IdempotencyKey
 from dam.models.renditions import Rendition
 from dam.models.staging import PendingFile
@@ -19,6 +20,7 @@ __all__ = [
     "IdempotencyKey",
     "TokenScope",
     "Asset",
+    "AssetDeletion",
     "AssetVersion",
     "Collection",
     "CollectionPermission",
