@@ -6,10 +6,18 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from dam.models import Asset, AssetVersion, Collection, CollectionPermission, ReviewState, Workflow
+from dam.models import (
+    Asset,
+    AssetDeletion,
+    AssetVersion,
+    Collection,
+    CollectionPermission,
+    ReviewState,
+    Workflow,
+)
 
 
 def _granting_collections(user, action: str) -> QuerySet[Collection]:
@@ -106,6 +114,19 @@ def deliverable_assets(*, collections: QuerySet[Collection]) -> QuerySet[Asset]:
 def is_deliverable(version: AssetVersion, *, collections: QuerySet[Collection] | None = None) -> bool:
     assets = deliverable_assets(collections=collections if collections is not None else Collection.objects.all())
     return assets.filter(pk=version.asset_id, published_version=version).exists()
+
+
+def asset_deletions(*, collections: QuerySet[Collection], delivery: bool = False) -> QuerySet[AssetDeletion]:
+    """Hard deletions of assets that lay in ``collections`` when they went.
+
+    Matched by the recorded path, so a collection deleted since still counts through a reachable
+    ancestor (``collections`` is closed under descendants: grants and token scopes are subtrees).
+    ``delivery``: only assets that had been published, the only ones a delivery token ever saw.
+    """
+    deleted_from = ExpressionWrapper(OuterRef("collection_path"), output_field=CharField())
+    in_reach = collections.alias(deleted_from=deleted_from).filter(deleted_from__startswith=F("path"))
+    deletions = AssetDeletion.objects.filter(Exists(in_reach))
+    return deletions.filter(was_published=True) if delivery else deletions
 
 
 def review_queue(user) -> QuerySet:

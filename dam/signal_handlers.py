@@ -1,12 +1,13 @@
-"""Keep storage in step with rows: a deleted version or rendition takes its file with it."""
+"""Keep storage in step with rows: a deleted version or rendition takes its file with it; a deleted
+asset leaves a tombstone for incremental sync."""
 
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, pre_delete
 
-from dam.models import AssetVersion, Rendition
+from dam.models import Asset, AssetVersion, Rendition
 
 
 def _delete_file_on_commit(sender, instance, **kwargs) -> None:
@@ -14,6 +15,12 @@ def _delete_file_on_commit(sender, instance, **kwargs) -> None:
     if name:
         # After commit: a rolled-back delete must not lose the file.
         transaction.on_commit(lambda: default_storage.delete(name))
+
+
+def _record_asset_deletion(sender, instance: Asset, **kwargs) -> None:
+    from dam.services.assets import record_asset_deletion
+
+    record_asset_deletion(asset=instance)
 
 
 def _prewarm_delivery_renditions(sender, transition, version, asset, **kwargs) -> None:
@@ -31,4 +38,5 @@ def connect() -> None:
 
     for model in (AssetVersion, Rendition):
         post_delete.connect(_delete_file_on_commit, sender=model, dispatch_uid=f"dam_delete_file_{model.__name__}")
+    pre_delete.connect(_record_asset_deletion, sender=Asset, dispatch_uid="dam_record_asset_deletion")
     version_transitioned.connect(_prewarm_delivery_renditions, dispatch_uid="dam_prewarm_delivery_renditions")

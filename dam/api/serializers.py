@@ -105,7 +105,7 @@ class ActionSerializer(serializers.Serializer):
 
 class TombstoneSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    reason = serializers.ChoiceField(choices=[ReviewState.ARCHIVED, ReviewState.EXPIRED, "unpublished", "removed"])
+    reason = serializers.ChoiceField(choices=[ReviewState.ARCHIVED, ReviewState.EXPIRED, "unpublished", "deleted"])
     updated_at = serializers.DateTimeField()
 
 

@@ -1,4 +1,4 @@
-"""Writes on assets other than ingest: tagging, moving, metadata."""
+"""Writes on assets other than ingest: tagging, moving, metadata, the record of a hard delete."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from dam.exceptions import PermissionDeniedError
-from dam.models import Asset, Collection, CollectionPermission, Tag
+from dam.models import (
+    Asset,
+    AssetDeletion,
+    Collection,
+    CollectionPermission,
+    ReviewState,
+    ReviewTransition,
+    Tag,
+)
 from dam.selectors import user_can
 
 
@@ -45,3 +53,16 @@ def assets_move(*, assets: Iterable[Asset], collection: Collection, user) -> int
             asset.collection = collection
             asset.save(update_fields=["collection", "updated_at"])
     return len(assets)
+
+
+def record_asset_deletion(*, asset: Asset) -> AssetDeletion:
+    """Remember that ``asset`` is being deleted for good, in the deleting transaction.
+
+    Called for every Asset row Django deletes (``pre_delete``: the review trail still exists), so a
+    delete from the admin or a shell leaves a tombstone for incremental sync. A rolled-back delete
+    rolls this back with it.
+    """
+    path = Collection.objects.filter(pk=asset.collection_id).values_list("path", flat=True).first() or ""
+    was_published = ReviewTransition.objects.filter(version__asset=asset, to_state=ReviewState.PUBLISHED).exists()
+    return AssetDeletion.objects.create(asset_id=asset.pk, collection_id=asset.collection_id, collection_path=path,
+                                        was_published=was_published, deleted_at=timezone.now())

@@ -11,9 +11,10 @@ from rest_framework.fields import DateTimeField
 from rest_framework.response import Response
 
 from dam.api.base import FIELDS_PARAMETER, IF_NONE_MATCH_PARAMETER, BrandForgeViewSet
-from dam.api.pagination import NameCursorPagination, SyncCursorPagination
+from dam.api.pagination import NameCursorPagination, SyncPagination
 from dam.api.serializers import AssetSerializer, CollectionSerializer, SyncEntrySerializer, TagSerializer
-from dam.models import Asset, ReviewState, ReviewTransition, Tag
+from dam.models import Asset, AssetDeletion, ReviewState, ReviewTransition, Tag
+from dam.selectors import asset_deletions
 
 
 @extend_schema_view(
@@ -49,14 +50,15 @@ class SyncViewSet(BrandForgeViewSet):
     """Every asset in the caller's collections changed after ``updated_since``, oldest change first.
 
     An entry holds the asset as the caller now sees it, or a tombstone (``deleted: true``) when the
-    asset left the caller's view: archived, expired, or unpublished. A delivery token gets tombstones
-    only for assets it could once have seen (published at some point), so drafts never show up.
-    Hard-deleted rows leave no trace: the API never deletes, it archives.
+    asset left the caller's view: archived, expired, unpublished, or deleted for good (the API only
+    archives; the admin can delete, and ``AssetDeletion`` remembers it). A delivery token gets
+    tombstones only for assets it could once have seen (published at some point), so drafts never
+    show up.
     """
 
     serializer_class = SyncEntrySerializer
     queryset = Asset.objects.none()
-    pagination_class = SyncCursorPagination
+    pagination_class = SyncPagination
 
     @extend_schema(parameters=[UPDATED_SINCE], summary="Incremental sync with tombstones")
     def list(self, request) -> Response:
@@ -79,13 +81,20 @@ class SyncViewSet(BrandForgeViewSet):
             changed = changed.annotate(was_published=Exists(was_published)).exclude(
                 reachable=False, was_published=False
             )
-        page = self.paginate_queryset(changed)
+        deleted = asset_deletions(collections=caller.collections, delivery=caller.is_delivery).filter(
+            deleted_at__gt=since
+        )
+        page = self.paginator.paginate_streams([(changed, "updated_at", "id"), (deleted, "deleted_at", "asset_id")],
+                                               request)
         context = self.get_serializer_context()
-        entries = [self._entry(asset, context) for asset in page]
+        entries = [self._entry(row, context) for row in page]
         return self.get_paginated_response(entries)
 
     @staticmethod
-    def _entry(asset: Asset, context: dict) -> dict:
+    def _entry(asset: Asset | AssetDeletion, context: dict) -> dict:
+        if isinstance(asset, AssetDeletion):
+            return {"id": asset.asset_id, "deleted": True, "asset": None,
+                    "tombstone": {"id": asset.asset_id, "reason": "deleted", "updated_at": asset.deleted_at}}
         if asset.reachable:
             return {"id": asset.pk, "deleted": False, "asset": AssetSerializer(asset, context=context).data,
                     "tombstone": None}
