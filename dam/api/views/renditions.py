@@ -1,15 +1,22 @@
-"""Rendition bytes (or a short-lived signed URL) of the version the caller receives."""
+"""Rendition bytes (or a short-lived signed URL) of the version the caller receives.
+
+The client chooses with ``?redirect=1`` or, without changing the URL, with ``Prefer: redirect``
+(RFC 7240); the query parameter wins when both are given. Either way the answer varies on
+``Prefer`` and names an honoured preference in ``Preference-Applied``.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 
 from dam.api.base import IF_NONE_MATCH_PARAMETER, BrandForgeViewSet
 from dam.api.conf import api_settings
+from dam.api.prefer import preferences
 from dam.api.views.assets import asset_queryset
 from dam.exceptions import NotFoundError
 from dam.services.renditions import DELIVERY, STAFF, canonical_spec, get_or_create_rendition, rendition_url
@@ -26,6 +33,21 @@ class FirstRendererNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+_YES, _NO = ("", "1", "true"), ("0", "false")  # a bare "redirect" means yes
+
+
+def wants_redirect(request: HttpRequest) -> tuple[bool, str | None]:
+    """(redirect?, the preference honoured for ``Preference-Applied``, if a ``Prefer`` decided it)."""
+    if "redirect" in request.GET:
+        return request.GET["redirect"] in ("1", "true"), None
+    value = preferences(request.headers.get("Prefer", "")).get("redirect")
+    if value is not None and value.lower() in _YES:
+        return True, "redirect"
+    if value is not None and value.lower() in _NO:
+        return False, "redirect=false"
+    return False, None  # absent, or a value this API does not know: ignored (RFC 7240 section 2)
+
+
 class RenditionViewSet(BrandForgeViewSet):
     content_negotiation_class = FirstRendererNegotiation
     pagination_class = None
@@ -36,7 +58,16 @@ class RenditionViewSet(BrandForgeViewSet):
             OpenApiParameter("spec", OpenApiTypes.STR, OpenApiParameter.PATH,
                              description="A rendition spec such as fill-300x200|format-webp."),
             OpenApiParameter("redirect", OpenApiTypes.BOOL, OpenApiParameter.QUERY,
-                             description="Answer 302 to a short-lived signed URL instead of the bytes."),
+                             description="Answer 302 to a short-lived signed URL instead of the bytes "
+                                         "(wins over Prefer)."),
+            OpenApiParameter("Prefer", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                             description="RFC 7240. `redirect` (or `redirect=true`): a 302 to a short-lived "
+                                         "signed URL; `redirect=false`: the bytes. Other preferences are "
+                                         "ignored."),
+            OpenApiParameter("Preference-Applied", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 302],
+                             description="`redirect` or `redirect=false` when a Prefer header chose the answer."),
+            OpenApiParameter("Vary", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 302],
+                             description="Includes Prefer: the answer depends on it."),
             IF_NONE_MATCH_PARAMETER,
         ],
         responses={
@@ -51,12 +82,17 @@ class RenditionViewSet(BrandForgeViewSet):
         if version is None:
             raise NotFoundError("this asset has no version to render")
         parsed = canonical_spec(spec or "")
-        if request.query_params.get("redirect") in ("1", "true"):
+        redirect, applied = wants_redirect(request)
+        if redirect:
             audience = DELIVERY if version.pk == asset.published_version_id else STAFF
             url = request.build_absolute_uri(rendition_url(version=version, spec=parsed, audience=audience))
             response = HttpResponseRedirect(url)
             response["Cache-Control"] = "private, no-store"
-            return response
-        made = get_or_create_rendition(version=version, spec=parsed, signed=self.caller.is_delivery)
-        return file_response(request, fieldfile=made.file, mime=made.mime, etag=rendition_etag(version, made),
-                             max_age=api_settings.RENDITION_MAX_AGE)
+        else:
+            made = get_or_create_rendition(version=version, spec=parsed, signed=self.caller.is_delivery)
+            response = file_response(request, fieldfile=made.file, mime=made.mime,
+                                     etag=rendition_etag(version, made), max_age=api_settings.RENDITION_MAX_AGE)
+        if applied is not None:
+            response["Preference-Applied"] = applied
+        patch_vary_headers(response, ["Prefer"])
+        return response
