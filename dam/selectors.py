@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from functools import reduce
 from operator import or_
 
@@ -52,6 +54,15 @@ def user_can(user, action: str, collection: Collection) -> bool:
 def assets_visible_to(user) -> QuerySet[Asset]:
     return Asset.objects.filter(collection__in=collections_for(user, CollectionPermission.Action.VIEW))
 
+
+
+def tag_names_of(asset_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Tag names of each asset, in name order, in one query: cheaper than a prefetch of Tag rows."""
+    names: dict[uuid.UUID, list[str]] = {}
+    links = Asset.tags.through.objects.filter(asset_id__in=list(asset_ids)).order_by("tag__name")
+    for asset_id, name in links.values_list("asset_id", "tag__name"):
+        names.setdefault(asset_id, []).append(name)
+    return names
 
 def near_duplicate_of(phash: str, *, max_distance: int) -> tuple[AssetVersion, int] | None:
     """The closest stored version whose perceptual hash is within ``max_distance`` bits."""

@@ -11,6 +11,9 @@ Decisions a reader needs before the code:
 - Optimistic concurrency: PATCH requires If-Match (428 without, 412 on a lost race, checked on the
   row locked for the update); workflow actions take the review ``revision`` (409 when stale).
 - Colour search compares palettes in Python over at most 5,000 candidates (``filters``).
+- Text search (``q``) on PostgreSQL reads ``dam_asset.search_vector``, a stored generated column
+  with a GIN index (migration 0008) that PostgreSQL keeps current on every write; SQLite matches
+  words with icontains.
 - Uploads: the same bytes already stored outside the caller's reach answer 409 ``duplicate``
   without naming the asset (sha256 is unique library-wide).
 """

@@ -22,6 +22,7 @@ What the base gives every view:
   OpenAPI schema (``dam.api.schema``). Those modules must not import DRF's views (import cycle).
 - ``self.caller`` (:class:`dam.api.permissions.Caller`): the user, the token, the reachable assets.
 - ``?fields=a,b`` sparse responses for serializers that mix in :class:`SparseFieldsSerializer`.
+- :class:`DirectReadModelSerializer` for model serializers of long lists (the same output as DRF's).
 - ETags: a GET of one object answers with ``ETag`` (:meth:`etag_for`: a hash of the full representation,
   or :func:`stamp_etag` from ``updated_at``) and 304 for a matching
   ``If-None-Match``. Writes call :meth:`check_if_match` on the locked object (412 on mismatch;
@@ -45,6 +46,8 @@ from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, status, viewsets
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 from rest_framework.response import Response
 
 from dam.api.conf import api_settings
@@ -87,6 +90,49 @@ class SparseFieldsSerializer(serializers.Serializer):
                 )
             for name in set(self.fields) - set(wanted):
                 self.fields.pop(name)
+
+
+# DRF field classes that only format the value they are given. For these, DRF's generic source
+# lookup (mappings, dotted paths, callables, defaults) amounts to getattr when the source is a
+# concrete, non-relational model field. Exact classes: a subclass may read its value differently.
+_FORMAT_ONLY_FIELDS = frozenset({
+    serializers.BooleanField, serializers.CharField, serializers.ChoiceField, serializers.DateTimeField,
+    serializers.DecimalField, serializers.FloatField, serializers.IntegerField, serializers.JSONField,
+    serializers.UUIDField,
+})
+
+
+class DirectReadModelSerializer(serializers.ModelSerializer):
+    """DRF's ``to_representation``, reading plain model fields with ``getattr``: the same output, faster.
+
+    For a page of 50 assets with a nested version, DRF's per-field source lookup was about a third
+    of serialising. Every other field (relations, method fields, dotted sources) goes DRF's way.
+    """
+
+    def _read_plan(self) -> list[tuple[serializers.Field, str | None]]:
+        plan = self.__dict__.get("_plan")
+        if plan is None:  # built on first use, after __init__ has dropped the fields not wanted
+            plain = {f.attname for f in self.Meta.model._meta.concrete_fields if not f.is_relation}
+            plan = self._plan = [
+                (field, field.source if type(field) in _FORMAT_ONLY_FIELDS and field.source in plain else None)
+                for field in self._readable_fields
+            ]
+        return plan
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        ret: dict[str, Any] = {}
+        for field, attname in self._read_plan():
+            if attname is not None:
+                value = getattr(instance, attname)
+                ret[field.field_name] = None if value is None else field.to_representation(value)
+                continue
+            try:
+                value = field.get_attribute(instance)
+            except SkipField:
+                continue
+            is_none = (value.pk if isinstance(value, PKOnlyObject) else value) is None
+            ret[field.field_name] = None if is_none else field.to_representation(value)
+        return ret
 
 
 class _Replay(Exception):

@@ -6,11 +6,11 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from dam.api.base import SparseFieldsSerializer
+from dam.api.base import DirectReadModelSerializer, SparseFieldsSerializer
 from dam.models import Asset, AssetVersion, Collection, ReviewState, ReviewTransition, Tag
 
 
-class VersionSerializer(SparseFieldsSerializer, serializers.ModelSerializer):
+class VersionSerializer(SparseFieldsSerializer, DirectReadModelSerializer):
     state = serializers.CharField(source="review.state", read_only=True)
 
     class Meta:
@@ -20,8 +20,20 @@ class VersionSerializer(SparseFieldsSerializer, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AssetSerializer(SparseFieldsSerializer, serializers.ModelSerializer):
-    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+class TagNamesField(serializers.ListField):
+    """An asset's tag names in name order: ``tag_names`` when a list view attached them for its page in
+    one query (``dam.selectors.tag_names_of``), else read from the relation (or its prefetch)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.CharField(), read_only=True, **kwargs)
+
+    def get_attribute(self, instance: Asset) -> list[str]:
+        names = getattr(instance, "tag_names", None)
+        return names if names is not None else [tag.name for tag in instance.tags.all()]
+
+
+class AssetSerializer(SparseFieldsSerializer, DirectReadModelSerializer):
+    tags = TagNamesField()
     current_version = VersionSerializer(read_only=True, allow_null=True)
     published_version = VersionSerializer(read_only=True, allow_null=True)
     revision = serializers.SerializerMethodField(help_text="Review revision of the current version (actions).")

@@ -29,7 +29,7 @@ from dam.api.serializers import (
 )
 from dam.exceptions import PermissionDeniedError
 from dam.models import Asset, CollectionPermission
-from dam.selectors import user_can
+from dam.selectors import tag_names_of, user_can
 from dam.services.ingest import ingest_file
 from dam.services.workflow import transition
 
@@ -39,14 +39,11 @@ _HEAVY = ("metadata", "manifest_store", "credentials")
 
 def asset_queryset(caller):
     # Join only the versions the caller's representation shows: delivery never sees the current one.
+    # Tags are not prefetched: a list attaches a page's tag names in one query (paginate_queryset),
+    # one asset reads its own, and renditions and actions need none.
     joined = ["published_version"] if caller.is_delivery else ["current_version", "published_version"]
     deferred = [f"{version}__{name}" for version in joined for name in _HEAVY]
-    return (
-        caller.assets()
-        .select_related(*(f"{version}__review" for version in joined))
-        .defer(*deferred)
-        .prefetch_related("tags")
-    )
+    return caller.assets().select_related(*(f"{version}__review" for version in joined)).defer(*deferred)
 
 
 @extend_schema_view(
@@ -77,6 +74,14 @@ class AssetViewSet(BrandForgeViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     def etag_for(self, obj: Asset) -> str:
         # Every write to an asset (metadata, tags, versions, workflow) bumps updated_at.
         return stamp_etag(obj, caller=self.caller)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":
+            names = tag_names_of(asset.pk for asset in page)
+            for asset in page:
+                asset.tag_names = names.get(asset.pk, [])
+        return page
 
     def create(self, request, *args, **kwargs) -> Response:
         # Parsers are chosen before DRF knows the action, so the upload's media type is checked here.
