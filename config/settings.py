@@ -68,11 +68,15 @@ TEMPLATES = [
     },
 ]
 
+# DATABASE_CONN_MAX_AGE (seconds) keeps a connection per web process: a new PostgreSQL backend per
+# request costs more than most API requests (bench/RESULTS_api.md). Health checks drop a
+# connection the server closed since, instead of failing the next request on it.
 DATABASES = {
     "default": dj_database_url.config(
         env="DATABASE_URL",
         default=f"sqlite:///{VAR_DIR / 'brandforge.sqlite3'}",
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
