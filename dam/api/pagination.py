@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from base64 import b64decode, b64encode
 from datetime import datetime
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -32,47 +32,58 @@ class CreatedCursorPagination(AssetCursorPagination):
     ordering = ("created_at", "id")
 
 
-class SyncPagination(AssetCursorPagination):
-    """Keyset pages over several change streams, merged oldest first by (timestamp, id).
+class MergedStreamPagination(AssetCursorPagination):
+    """Keyset pages over several querysets merged into one order by (timestamp, id).
 
-    Oldest first, so a client that stops half-way resumes from where it stopped. The sync feed
-    reads asset rows and deletion records, two tables that one queryset cannot page together.
-    The cursor is the (timestamp, id) of the last entry served; ``previous`` is always
-    null: a sync client only moves forward.
+    For feeds that one queryset cannot page: sync (asset rows and deletion records, oldest first,
+    so a client that stops half-way resumes from where it stopped) and jobs (one table per kind,
+    newest first). The cursor is the (timestamp, id) of the last entry served; ``previous`` is
+    always null: these feeds are read forward.
     """
 
-    def paginate_streams(self, streams: list[tuple[QuerySet, str, str]], request) -> list:
+    def paginate_streams(self, streams: list[tuple[QuerySet, str, str]], request, *,
+                         descending: bool = False) -> list:
         """``streams``: (queryset, timestamp field, id field); returns the page's objects in order."""
         self.request = request
         self.base_url = request.build_absolute_uri()
         self.page_size = self.get_page_size(request)
         after = self._decode(request.query_params.get(self.cursor_query_param))
-        rows: list[tuple[datetime, uuid.UUID, object]] = []
+        rows: list[tuple[datetime, object, object]] = []
         for queryset, stamp, ident in streams:
             if after is not None:
-                queryset = queryset.filter(
-                    Q(**{f"{stamp}__gt": after[0]}) | Q(**{stamp: after[0], f"{ident}__gt": after[1]})
-                )
+                queryset = queryset.filter(self._beyond(queryset, stamp, ident, after, descending=descending))
+            ordering = (f"-{stamp}", f"-{ident}") if descending else (stamp, ident)
             rows += [(getattr(obj, stamp), getattr(obj, ident), obj)
-                     for obj in queryset.order_by(stamp, ident)[: self.page_size + 1]]
-        rows.sort(key=lambda row: (row[0], row[1]))
+                     for obj in queryset.order_by(*ordering)[: self.page_size + 1]]
+        rows.sort(key=lambda row: (row[0], row[1]), reverse=descending)
         page = rows[: self.page_size]
         self.next_position = page[-1][:2] if len(rows) > self.page_size else None
         return [row[2] for row in page]
 
-    def _decode(self, raw: str | None) -> tuple[datetime, uuid.UUID] | None:
+    def _beyond(self, queryset: QuerySet, stamp: str, ident: str, after: tuple[datetime, str], *,
+                descending: bool) -> Q:
+        meta = queryset.model._meta
+        try:
+            key = (meta.pk if ident == "pk" else meta.get_field(ident)).to_python(after[1])
+        except DjangoValidationError as exc:
+            raise self._invalid() from exc
+        op = "lt" if descending else "gt"
+        return Q(**{f"{stamp}__{op}": after[0]}) | Q(**{stamp: after[0], f"{ident}__{op}": key})
+
+    def _decode(self, raw: str | None) -> tuple[datetime, str] | None:
         if raw is None:
             return None
         try:
             stamp, _, ident = b64decode(raw.encode("ascii"), validate=True).decode("ascii").partition("|")
-            position = (datetime.fromisoformat(stamp), uuid.UUID(ident))
-            if position[0].tzinfo is None:
-                raise ValueError("naive timestamp")
-        except ValueError as exc:  # bad base64, text, date or uuid (UnicodeError is a ValueError)
-            raise ValidationError(
-                {self.cursor_query_param: ["not a cursor this API gave out; follow the next link"]}
-            ) from exc
-        return position
+            when = datetime.fromisoformat(stamp)
+        except ValueError as exc:  # bad base64, text or date (UnicodeError is a ValueError)
+            raise self._invalid() from exc
+        if when.tzinfo is None or not ident:
+            raise self._invalid()
+        return when, ident
+
+    def _invalid(self) -> ValidationError:
+        return ValidationError({self.cursor_query_param: ["not a cursor this API gave out; follow the next link"]})
 
     def get_next_link(self) -> str | None:
         if self.next_position is None:

@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from dam.api.errors import api_not_found
 from dam.api.views.assets import AssetViewSet
+from dam.api.views.jobs import JobViewSet
 from dam.api.views.library import CollectionViewSet, SyncViewSet, TagViewSet
 from dam.api.views.renditions import RenditionViewSet
 from dam.api.views.workflow import AssetActionViewSet, AssetAuditViewSet
@@ -18,6 +19,7 @@ router.register("assets", AssetViewSet, basename="asset")
 router.register("collections", CollectionViewSet, basename="collection")
 router.register("tags", TagViewSet, basename="tag")
 router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
+router.register("jobs", JobViewSet, basename="job")
 
 _ASSET = "assets/<uuid:id>"
 

@@ -9,7 +9,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-# Asset events a subscription may ask for. training.* and variant.* join when generative sends them.
+# Events a subscription may ask for: assets from dam, training runs from generative (variant.* will
+# join when generative sends them).
 EVENT_TYPES: dict[str, str] = {
     "asset.created": "An asset was ingested",
     "asset.updated": "A new version was uploaded, or a review step moved without deciding",
@@ -19,6 +20,9 @@ EVENT_TYPES: dict[str, str] = {
     "asset.rejected": "A version was rejected",
     "asset.archived": "A version was archived",
     "asset.expired": "A version's rights expired",
+    "training.started": "A training run started (again, after a resume or a worker's death)",
+    "training.finished": "A training run finished and registered its model version",
+    "training.failed": "A training run failed (its checkpoints are kept for a resume)",
 }
 
 

@@ -25,7 +25,7 @@ from generative.services import metrics as run_metrics
 from generative.services.distributed import train_with_torchrun
 from generative.services.preprocess import prepared_images
 from generative.services.snapshots import held_out_split
-from generative.services.training import record
+from generative.services.training import notify, record
 from generative.training.checkpoint import CheckpointError, list_checkpoints
 from generative.training.config import TrainConfig
 from generative.training.trainer import Progress, Trainer
@@ -82,6 +82,7 @@ def claim(run_id: int) -> TrainingRun | None:
         run.save()
         record(run, "run_started", actor="worker:train", owner=run.owner, attempt=run.attempts,
                taken_over=resumed, from_kimg=run.last_checkpoint_kimg)
+        notify(run, "started", attempt=run.attempts, taken_over=resumed, from_kimg=run.last_checkpoint_kimg)
     return run
 
 
@@ -219,6 +220,7 @@ def finish(run: TrainingRun) -> None:
         TrainingRun.objects.filter(pk=run.pk).update(status=S.FINISHED, finished_at=timezone.now(),
                                                      updated_at=timezone.now())
         record(run, "run_finished", actor="worker:train", kimg=run.kimg, model_version=version.pk)
+        notify(run, "finished", kimg=run.kimg, model_version=version.pk, metrics=version.metrics)
 
 
 def fail(run_id: int, *, error: BaseException) -> None:
@@ -230,3 +232,4 @@ def fail(run_id: int, *, error: BaseException) -> None:
         run = TrainingRun.objects.select_related("snapshot").filter(pk=run_id).first()
         if run is not None:
             record(run, "run_failed", actor="worker:train", error=message)
+            notify(run, "failed", error=message)

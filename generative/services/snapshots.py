@@ -46,7 +46,8 @@ def create_snapshot(*, collection: Collection, tags: Iterable[str] = (), include
     if len(versions) < minimum:
         where = f"collection {collection.full_name}" + (f" with tags {', '.join(tags)}" if tags else "")
         raise DatasetError(
-            f"{where} has {len(versions)} approved, training-allowed image(s); training needs at least {minimum}"
+            f"{where} has {len(versions)} approved, training-allowed image(s); training needs at least {minimum}",
+            code="too_few_images",
         )
     items = [{"version": v.pk, "sha256": v.sha256, "asset": str(v.asset_id)} for v in versions]
     snapshot = DatasetSnapshot(collection=collection, include_descendants=include_descendants, tags=tags,
@@ -66,7 +67,8 @@ def snapshot_versions(snapshot: DatasetSnapshot) -> list[AssetVersion]:
     by_id = AssetVersion.objects.in_bulk([item["version"] for item in snapshot.items])
     missing = [item["sha256"][:12] for item in snapshot.items if item["version"] not in by_id]
     if missing:
-        raise DatasetError(f"snapshot {snapshot.pk}: version(s) {', '.join(missing)} no longer exist")
+        raise DatasetError(f"snapshot {snapshot.pk}: version(s) {', '.join(missing)} no longer exist",
+                           code="versions_missing")
     return [by_id[item["version"]] for item in snapshot.items]
 
 
@@ -78,7 +80,7 @@ def check_snapshot(snapshot: DatasetSnapshot, *, resolution: int) -> None:
         names = ", ".join(f"{v.original_filename} ({v.width}x{v.height})" for v in too_small[:5])
         more = f" and {len(too_small) - 5} more" if len(too_small) > 5 else ""
         raise DatasetError(f"snapshot {snapshot.pk}: {len(too_small)} image(s) are smaller than {resolution}px "
-                           f"on their short side: {names}{more}")
+                           f"on their short side: {names}{more}", code="images_too_small")
     ratios = sorted(((v.width / v.height, v) for v in versions), key=lambda pair: pair[0])
     low, high = ratios[0], ratios[-1]
     spread = high[0] / low[0]
@@ -86,7 +88,8 @@ def check_snapshot(snapshot: DatasetSnapshot, *, resolution: int) -> None:
         raise DatasetError(
             f"snapshot {snapshot.pk} mixes aspect ratios from {low[0]:.2f} ({low[1].original_filename}) to "
             f"{high[0]:.2f} ({high[1].original_filename}); at most {generative_settings.MAX_ASPECT_SPREAD:.2f}x "
-            "apart can be cropped to one square shape; split the collection or filter by tag"
+            "apart can be cropped to one square shape; split the collection or filter by tag",
+            code="mixed_aspect_ratios",
         )
 
 

@@ -40,11 +40,24 @@ def _keep_test_connection():
         signal.connect(close_old_connections)
 
 
-@pytest.mark.slow
-@pytest.mark.usefixtures("_keep_test_connection")
-@schema.parametrize()
-@settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.generate], derandomize=True,
-          suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_schema(case, lib):
-    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {lib.tokens['review']}"}
+def bounded_contract(operations):
+    """The decorators of a conformance test over ``operations`` (a schemathesis schema): bounded, repeatable.
+
+    A module using it imports ``_keep_test_connection`` too.
+    """
+    def decorate(test):
+        test = settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.generate], derandomize=True,
+                        suppress_health_check=list(HealthCheck))(test)
+        test = operations.parametrize()(test)
+        return pytest.mark.slow(pytest.mark.usefixtures("_keep_test_connection")(test))
+    return decorate
+
+
+def call_as(case, token: str) -> None:
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
     case.call_and_validate(checks=CHECKS)
+
+
+@bounded_contract(schema)
+def test_api_conforms_to_its_schema(case, lib):
+    call_as(case, lib.tokens["review"])

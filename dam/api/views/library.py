@@ -11,7 +11,7 @@ from rest_framework.fields import DateTimeField
 from rest_framework.response import Response
 
 from dam.api.base import FIELDS_PARAMETER, IF_NONE_MATCH_PARAMETER, BrandForgeViewSet
-from dam.api.pagination import NameCursorPagination, SyncPagination
+from dam.api.pagination import MergedStreamPagination, NameCursorPagination
 from dam.api.serializers import AssetSerializer, CollectionSerializer, SyncEntrySerializer, TagSerializer
 from dam.models import Asset, AssetDeletion, ReviewState, ReviewTransition, Tag
 from dam.selectors import asset_deletions
@@ -58,7 +58,7 @@ class SyncViewSet(BrandForgeViewSet):
 
     serializer_class = SyncEntrySerializer
     queryset = Asset.objects.none()
-    pagination_class = SyncPagination
+    pagination_class = MergedStreamPagination
 
     @extend_schema(parameters=[UPDATED_SINCE], summary="Incremental sync with tombstones")
     def list(self, request) -> Response:

@@ -16,9 +16,7 @@ from dam.selectors import CollectionPathError, collection_at_path
 from generative.models import TrainingRun
 from generative.nn.errors import GANConfigError
 from generative.services.errors import GenerativeError
-from generative.services.snapshots import create_snapshot
-from generative.services.training import default_config, resume_training, start_training
-from generative.training.config import TrainConfig
+from generative.services.training import resume_training, train_collection, training_config
 
 
 def find_collection(path: str) -> Collection:
@@ -68,16 +66,18 @@ class Command(BaseCommand):
     def _start(self, opts: dict, *, user) -> TrainingRun:
         if not opts["collection"] or opts["kimg"] is None:
             raise CommandError("--collection and --kimg are needed to start a run (or give --resume RUN)")
-        config = default_config(resolution=opts["res"])
+        overrides = None
         if opts["config"] is not None:
             try:
                 overrides = json.loads(opts["config"].read_text())
             except (OSError, ValueError) as exc:
                 raise CommandError(f"--config {opts['config']}: {exc}") from exc
-            config = TrainConfig.from_dict({**config.to_dict(), **overrides})
-        snapshot = create_snapshot(collection=find_collection(opts["collection"]), tags=opts["tags"],
-                                   include_descendants=not opts["no_descendants"], user=user)
-        return start_training(snapshot=snapshot, kimg=opts["kimg"], config=config, user=user)
+            if not isinstance(overrides, dict):
+                raise CommandError(f"--config {opts['config']}: expected a JSON object of TrainConfig fields")
+        config = training_config(resolution=opts["res"], overrides=overrides)
+        return train_collection(collection=find_collection(opts["collection"]), tags=opts["tags"],
+                                include_descendants=not opts["no_descendants"], kimg=opts["kimg"], config=config,
+                                user=user)
 
     def _resume(self, opts: dict) -> TrainingRun:
         run = TrainingRun.objects.select_related("snapshot").filter(pk=opts["resume"]).first()
