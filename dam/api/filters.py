@@ -20,6 +20,7 @@ import django_filters
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 from dam.api.permissions import caller_of
@@ -136,3 +137,18 @@ class AssetFilter(django_filters.FilterSet):
                     hits.append(pk)
                     break
         return queryset.filter(pk__in=hits)
+
+
+class AssetFilterBackend(DjangoFilterBackend):
+    """django-filter's backend, minus the FilterSet when the request names none of its filters.
+
+    A FilterSet copies its two dozen filters and builds and validates a form on every request,
+    the plain list and a retrieve included (DRF filters the detail queryset too); with no filter
+    parameters all that leaves the queryset as it was, so it is skipped.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and filterset_class.base_filters.keys().isdisjoint(request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

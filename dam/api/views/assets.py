@@ -19,7 +19,7 @@ from dam.api.base import (
     stamp_etag,
 )
 from dam.api.errors import Conflict
-from dam.api.filters import AssetFilter
+from dam.api.filters import AssetFilter, AssetFilterBackend
 from dam.api.pagination import AssetCursorPagination, CreatedCursorPagination
 from dam.api.serializers import (
     AssetSerializer,
@@ -65,6 +65,7 @@ class AssetViewSet(BrandForgeViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     serializer_class = AssetSerializer
     pagination_class = AssetCursorPagination
     filterset_class = AssetFilter
+    filter_backends = [AssetFilterBackend]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = "[0-9a-fA-F-]{36}"
 
