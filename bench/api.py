@@ -15,6 +15,13 @@ off: list (a page of 50), filtered list (tag + collection subtree + width), sear
 word of 2,000, each in about 0.5% of the assets), retrieve (a random asset), and a cached rendition (its first request is not counted).
 Every request opens its own connection (gunicorn's sync workers close them). The load generator
 runs on the same machine as the server, so on a small machine the two compete for CPU.
+
+Server settings are those a deployment uses (docker-compose.yml): persistent database connections
+(``DATABASE_CONN_MAX_AGE``; without them every request pays a new PostgreSQL backend and plans its
+queries against a cold catalogue cache: bench/RESULTS_api.md has both). Each cell starts after ``--warmup``
+seconds of the same scenario at one client per worker, not counted, so that every worker has
+imported its code and opened its connection; the first list request after the server starts is
+timed apart and printed before the table.
 """
 
 from __future__ import annotations
@@ -182,6 +189,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", default="1,16")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per cell, not counted")
+    parser.add_argument("--conn-max-age", type=int, default=60, help="DATABASE_CONN_MAX_AGE of the server")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     with ExitStack() as stack:
@@ -189,6 +198,7 @@ def main() -> None:
         stack.callback(shutil.rmtree, work, ignore_errors=True)
         env = {**os.environ, "BRANDFORGE_VAR_DIR": str(work / "var"), "DJANGO_SETTINGS_MODULE": "config.settings",
                "DAM_API_THROTTLE_RATE": "", "DATABASE_URL": stack.enter_context(postgres_database(args.postgres))}
+        server_env = {**env, "DATABASE_CONN_MAX_AGE": str(args.conn_max_age)}
         os.environ.update(env)
         sys.path.insert(0, str(ROOT))
         import django
@@ -205,13 +215,17 @@ def main() -> None:
         print(f"seeded {args.assets} assets in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(args.workers), "-b",
-             f"127.0.0.1:{args.port}", "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
+             f"127.0.0.1:{args.port}", "--log-level", "warning"], cwd=ROOT, env=server_env, start_new_session=True)
         stack.callback(lambda: (server.terminate(), server.wait(timeout=30)))
         rendition = f"/api/v1/assets/{data['real']}/renditions/fill-300x200%7Cformat-webp/"
         for _ in range(100):
-            if request(args.port, rendition, data["token"])[1] == 200:
+            if request(args.port, "/api/v1/tags/?page_size=1", data["token"])[1] == 200:
                 break
             time.sleep(0.3)
+        # The first list request after start, on a worker that has served at most the readiness
+        # check: what a fresh worker adds once (lazy imports, URL resolver, its connection).
+        cold = request(args.port, "/api/v1/assets/?page_size=50", data["token"])[0] * 1000
+        request(args.port, rendition, data["token"])  # makes the rendition: the cells serve it cached
         ids = data["ids"]
         scenarios = {
             "list": lambda r: "/api/v1/assets/?page_size=50",
@@ -221,15 +235,22 @@ def main() -> None:
             "retrieve": lambda r: f"/api/v1/assets/{r.choice(ids)}/",
             "cached rendition": lambda r: rendition,
         }
-        print(f"\n{args.assets} assets, {args.workers} gunicorn sync workers, {args.seconds:g} s per cell\n")
+        print(f"\n{args.assets} assets, {args.workers} gunicorn sync workers, DATABASE_CONN_MAX_AGE="
+              f"{args.conn_max_age}, {args.seconds:g} s per cell after {args.warmup:g} s of warm-up; "
+              f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"first list request after start: {cold:.0f} ms\n")
         print("| scenario | clients | requests | req/s | p50 ms | p95 ms | p99 ms | errors |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for name, make_path in scenarios.items():
             for clients in (int(c) for c in args.clients.split(",")):
+                if args.warmup > 0:
+                    load(port=args.port, token=data["token"], make_path=make_path, clients=args.workers,
+                         seconds=args.warmup)
                 r = load(port=args.port, token=data["token"], make_path=make_path, clients=clients,
                          seconds=args.seconds)
                 print(f"| {name} | {clients} | {r['n']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | "
                       f"{r['p99']:.1f} | {r['errors']} |", flush=True)
+        print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
