@@ -11,12 +11,12 @@ from scipy import fft, ndimage
 
 from provenance.watermark import coding, pattern
 from provenance.watermark.imaging import luma_of
+from provenance.watermark.residual import residuals
 
 MIN_DETECT_SIDE = 64
 MAX_DECODES = 6
 _MIN_PERIOD = 40.0
 _MAX_PERIOD = 240.0
-_HIGHPASS_BOX = 7
 _CLIP_MADS = 2.0
 _MIN_CLIP = 1.5
 _WEIGHT_BLOCK = 8
@@ -47,8 +47,12 @@ class Detection:
 
 
 def _residual(luma: np.ndarray) -> np.ndarray:
-    """High-passed, outlier-clipped luminance: mostly watermark and noise, few edges."""
-    residual = luma - ndimage.uniform_filter(luma, _HIGHPASS_BOX, mode="reflect")
+    """High-passed, outlier-clipped luminance: mostly watermark and noise, few edges.
+
+    Edges are predicted along their direction (``residual``): the watermark of a flat logo lies in
+    bands beside its edges, where a plain box residual is all edge.
+    """
+    residual = residuals(luma).oriented
     spread = 1.4826 * float(np.median(np.abs(residual[::3, ::3]))) * _CLIP_MADS
     limit = max(spread, _MIN_CLIP)
     np.clip(residual, -limit, limit, out=residual)

@@ -1,4 +1,4 @@
-"""Embedding: a perceptually masked, periodic spread-spectrum pattern added to luminance."""
+"""Embedding: a visually masked (``masking``), periodic spread-spectrum pattern added to luminance."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import math
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
-from provenance.watermark import coding, pattern
+from provenance.watermark import coding, masking, pattern
 from provenance.watermark.exceptions import (
     ImageTooSmallError,
     InvalidPayloadError,
@@ -18,14 +17,7 @@ from provenance.watermark.imaging import merge, split
 
 MIN_SIDE = 128
 DEFAULT_STRENGTH = 1.0
-# Amplitudes in grey levels (per unit strength). Flat areas get the least that survives 8-bit
-# rounding and JPEG; busy areas hide more. The RMS cap keeps PSNR >= 40 dB whatever the content.
-_FLAT_AMPLITUDE = 1.8
-_ACTIVITY_GAIN = 0.45
-_MAX_AMPLITUDE = 5.0
-_ACTIVITY_SIGMA = 2.0
-_HEADROOM = 12.0
-_SATURATED_GAIN = 0.55
+# The RMS cap keeps PSNR >= 40 dB whatever the content (busy photos reach it).
 _MAX_RMS = 255.0 / 10 ** (40.6 / 20)
 
 
@@ -48,29 +40,13 @@ def payload_to_bits(payload: bytes | int) -> np.ndarray:
     raise InvalidPayloadError(payload=payload, reason="expected bytes or int")
 
 
-def _amplitude(luma: np.ndarray) -> np.ndarray:
-    """Per-pixel amplitude from local contrast (a simple visual masking model).
-
-    Near pure white or black only one side of the pattern survives clipping, and what is left
-    reads as grey specks on white paper: such areas get less.
-    """
-    mean = ndimage.gaussian_filter(luma, _ACTIVITY_SIGMA)
-    energy = ndimage.gaussian_filter(luma * luma, _ACTIVITY_SIGMA)
-    activity = np.sqrt(np.maximum(energy - mean * mean, 0.0))
-    amplitude = np.clip(
-        _FLAT_AMPLITUDE + _ACTIVITY_GAIN * activity, _FLAT_AMPLITUDE, _MAX_AMPLITUDE
-    )
-    headroom = np.minimum(255.0 - mean, mean) / _HEADROOM
-    return amplitude * np.clip(headroom, _SATURATED_GAIN, 1.0)
-
-
 def watermark_delta(luma: np.ndarray, *, payload_bits: np.ndarray, strength: float) -> np.ndarray:
     """The luminance change that carries ``payload_bits`` (float32, same shape as ``luma``)."""
     tile = pattern.render_tile(coding.encode(payload_bits))
     h, w = luma.shape
     reps = (-(-h // pattern.TILE), -(-w // pattern.TILE))
     tiled = np.tile(tile, reps)[:h, :w]
-    delta = strength * _amplitude(luma) * tiled
+    delta = strength * masking.amplitude(luma) * tiled
     rms = float(np.sqrt(np.mean(delta * delta)))
     if rms > _MAX_RMS * strength:
         delta *= _MAX_RMS * strength / rms

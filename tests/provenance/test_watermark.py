@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from provenance.watermark import (
     ALGORITHM,
@@ -20,8 +21,10 @@ from provenance.watermark import (
     coding,
     detect,
     embed,
+    masking,
     testset,
 )
+from provenance.watermark.residual import residuals
 
 PAYLOAD = 0xB7A1_D0C2_5E39
 
@@ -103,12 +106,52 @@ def test_quality_psnr_at_least_40_db(images: dict[str, Image.Image], marked: dic
         assert psnr >= 40.0, name
 
 
-def test_flat_areas_change_by_at_most_a_few_levels(marked: dict[str, Image.Image]) -> None:
-    # Inside the flat blue rectangle, away from its edges.
-    original = np.asarray(_flat_logo(), dtype=np.int16)[60:180, 60:230]
-    changed = np.asarray(marked["flat_white_logo"], dtype=np.int16)[60:180, 60:230]
-    assert np.abs(changed - original).max() <= 6
-    assert np.abs(changed - original).mean() <= 1.5
+def _distance_to_detail(image: Image.Image) -> np.ndarray:
+    """Pixels from the nearest pixel that differs from a 4-neighbour (an edge or text)."""
+    grey = np.asarray(image.convert("L"), dtype=np.int16)
+    detail = np.zeros(grey.shape, dtype=bool)
+    detail[:, 1:] |= grey[:, 1:] != grey[:, :-1]
+    detail[:, :-1] |= grey[:, 1:] != grey[:, :-1]
+    detail[1:, :] |= grey[1:, :] != grey[:-1, :]
+    detail[:-1, :] |= grey[1:, :] != grey[:-1, :]
+    return ndimage.distance_transform_edt(~detail)
+
+
+def test_flat_colour_away_from_edges_is_left_exactly_as_it_was(marked: dict[str, Image.Image]) -> None:
+    original = _flat_logo()
+    change = np.abs(np.asarray(marked["flat_white_logo"], np.int16) - np.asarray(original, np.int16))
+    far = _distance_to_detail(original) >= 20
+    assert far.mean() > 0.5  # most of the logo is flat fill
+    assert change[far].max() == 0
+
+
+def test_white_paper_is_never_touched(marked: dict[str, Image.Image]) -> None:
+    original = np.asarray(_flat_logo(), np.int16)
+    white = (original == 255).all(axis=2)
+    change = np.abs(np.asarray(marked["flat_white_logo"], np.int16) - original)
+    assert white.mean() > 0.4
+    assert change[white].max() == 0
+
+
+def test_near_edges_of_flat_colour_the_change_stays_small(marked: dict[str, Image.Image]) -> None:
+    # The band inside the blue rectangle's straight sides, corners left out (a corner counts as
+    # detail and may take more): a few levels at most, two or three on average.
+    original = _flat_logo()
+    change = np.abs(np.asarray(marked["flat_white_logo"], np.int16) - np.asarray(original, np.int16))
+    sides = np.zeros(change.shape[:2], dtype=bool)
+    sides[41:200, 60:230] = sides[60:180, 41:250] = True
+    band = sides & (_distance_to_detail(original) < 20)
+    assert band.sum() > 5000
+    assert change[band].max() <= 2 * masking.EDGE_MAX
+    assert change[band].mean() <= masking.EDGE_MAX
+
+
+def test_smooth_gradients_change_by_at_most_one_level() -> None:
+    y, x = np.mgrid[0:384, 0:512].astype(np.float64)
+    ramp = np.stack([40 + 0.3 * x, 90 + 0.2 * y, 200 - 0.25 * x], axis=-1)
+    image = Image.fromarray(np.uint8(np.rint(ramp)))
+    change = np.abs(np.asarray(embed(image, payload=PAYLOAD), np.int16) - np.asarray(image, np.int16))
+    assert change.max() <= 1
 
 
 def test_modes_and_alpha_are_preserved(images: dict[str, Image.Image]) -> None:
@@ -174,3 +217,29 @@ def test_check_rejects_corrupted_and_all_zero_messages() -> None:
     message[5] ^= 1
     assert coding.split_and_check(message) is None
     assert coding.split_and_check(np.zeros(coding.MESSAGE_BITS, np.int8)) is None
+
+
+def test_oriented_residual_cancels_edges_but_not_texture() -> None:
+    image = np.full((160, 160), 230.0, dtype=np.float32)
+    image[40:120, 30:100] = 40.0  # a rectangle: horizontal and vertical edges
+    yy, xx = np.mgrid[0:160, 0:160]
+    image[(xx - yy > 60)] = 120.0  # a diagonal edge
+    res = residuals(image)
+    edge_sides = np.zeros(image.shape, dtype=bool)
+    edge_sides[38:42, 45:85] = edge_sides[55:105, 28:32] = True  # away from the corners
+    assert np.abs(res.box[edge_sides]).max() > 20
+    assert np.abs(res.oriented[edge_sides]).max() < 1e-3
+    diagonal = (np.abs(xx - yy - 60) <= 2) & (yy >= 5) & (yy < 30)  # clear of the rectangle
+    assert np.abs(res.oriented[diagonal]).max() < 1e-3
+    noise = np.random.default_rng(5).normal(128, 20, (160, 160)).astype(np.float32)
+    assert np.abs(residuals(noise).oriented).mean() > 5
+
+
+def test_mask_is_zero_on_flat_colour_and_strong_in_texture() -> None:
+    flat = np.full((200, 200), 90.0, dtype=np.float32)
+    assert masking.amplitude(flat).max() == 0
+    noise = np.random.default_rng(6).normal(128, 25, (200, 200)).astype(np.float32)
+    assert np.median(masking.amplitude(noise)) == pytest.approx(masking.TEXTURE_MAX, rel=0.05)
+    white = np.full((200, 200), 255.0, dtype=np.float32)
+    white[80:120, 80:120] = np.random.default_rng(7).normal(200, 25, (40, 40))
+    assert masking.amplitude(white)[white == 255.0].max() == 0
