@@ -26,6 +26,9 @@ _COMB_CANDIDATES = 4
 _POLISH = 1
 _POLISH_STEPS = (-0.008, -0.004, 0.004, 0.008)
 _WEIGHT_FLOOR = 1.0
+# Always tried besides the periods the spectrum suggests: as marked, and halved (thumbnails), where
+# a weak mark's spectral lines may not stand out.
+_NOMINAL_SCALES = (1.0, 0.5)
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ def alignments(luma: np.ndarray) -> list[Alignment]:
     """Every alignment worth decoding, best sync first (at most MAX_DECODES)."""
     residual, white_power = _whiten(_residual(luma))
     nominal = float(pattern.TILE)
-    candidates = {(nominal, nominal)}
+    candidates = {(nominal * f, nominal * f) for f in _NOMINAL_SCALES}
     candidates.update((p, p) for p in _candidate_periods(white_power, residual.shape))
     found = [_align(residual, period) for period in candidates]
     found.sort(key=lambda item: item.sync_z, reverse=True)

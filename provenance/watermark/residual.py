@@ -5,8 +5,9 @@ eye, detail that can hide the watermark. A 7 px box mean predicts flat colour an
 exactly, but not edges: beside a sharp logo edge its residual is tens of grey levels, which drowns
 the few levels of watermark there. Along an edge, though, the image is predictable. So wherever some
 direction crosses an edge, a pixel is predicted instead by the mean of the 7 pixels along the
-direction (horizontal, vertical or diagonal) in which the image varies least. What is left is
-texture, corners, text strokes and the watermark; straight and gently curved edges cancel.
+direction (horizontal, vertical or diagonal) in which the image varies least, provided that
+direction is much smoother than the one across. What is left is texture, corners, text strokes and
+the watermark; straight and gently curved edges cancel.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ _DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
 # Variance (grey levels squared) along some direction above which that direction crosses an edge.
 # The watermark on flat colour (at most about 6 levels, varying over 8 px or more) stays below it.
 _EDGE_VARIANCE = 16.0
+# ... and where some other direction is at least 4x smoother: an edge, not texture. In texture the
+# smoothest direction changes from pixel to pixel, and predicting along it would scramble the
+# watermark there instead of removing the host.
+_SMOOTH_RATIO = 0.25
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ def residuals(luma: np.ndarray) -> Residuals:
         np.maximum(most, variance, out=most)
     box = luma - _vertical_mean(horizontal)
     oriented = box.copy()
-    np.copyto(oriented, luma - along, where=most > _EDGE_VARIANCE)
+    np.copyto(oriented, luma - along, where=(most > _EDGE_VARIANCE) & (least < _SMOOTH_RATIO * most))
     return Residuals(box=box, oriented=oriented)
 
 
