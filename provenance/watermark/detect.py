@@ -18,7 +18,9 @@ MAX_DECODES = 6
 _MIN_PERIOD = 40.0
 _MAX_PERIOD = 240.0
 _CLIP_MADS = 2.0
-_MIN_CLIP = 1.5
+# On a flat logo the residual's MAD is ~0, so this floor is the clip: the band beside its edges
+# carries 3-6 grey levels, and a lower floor would flatten it to its sign.
+_MIN_CLIP = 3.0
 _WEIGHT_BLOCK = 8
 _WHITEN_WIDTH = 5
 _COMB_STEPS = 480
