@@ -12,6 +12,11 @@ from typing import Any
 from generative.nn.errors import GANConfigError
 
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
+UPSAMPLE_MODES = ("nearest", "bilinear")
+OUTPUT_HEADS = ("tanh", "linear")
+# Fields added after the first release, with the value that release behaved as: a stored config
+# without them describes a network built that way, so it must load as one.
+_FIRST_RELEASE = {"upsample": "bilinear", "output": "linear"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,13 @@ class GANConfig:
     # octaves above it, giving the generator a short gradient path (FastGAN-style).
     sle: bool = True
     sle_span: int = 3
+    # How synthesis blocks double their feature maps before the first 3x3 convolution. "nearest"
+    # keeps edges sharp; "bilinear" (the first release) blurs every octave, and its samples stay soft.
+    upsample: str = "nearest"
+    # "tanh" bounds the image to (-1, 1): flat white backgrounds, the commonest pixel in brand assets,
+    # come out exactly flat. A linear head ("linear", the first release) leaves a faint ripple there
+    # that the discriminator hardly penalises and sample statistics do (measured: bench/RESULTS_quality.md).
+    output: str = "tanh"
     mbstd_group: int = 4
     lr_multiplier_mapping: float = 0.01
     w_avg_beta: float = 0.995
@@ -44,6 +56,10 @@ class GANConfig:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be a positive integer")
         if self.num_classes < 0:
             raise GANConfigError(f"num_classes={self.num_classes!r} must be 0 (unconditional) or more")
+        if self.upsample not in UPSAMPLE_MODES:
+            raise GANConfigError(f"upsample={self.upsample!r} is unknown; choose one of {UPSAMPLE_MODES}")
+        if self.output not in OUTPUT_HEADS:
+            raise GANConfigError(f"output={self.output!r} is unknown; choose one of {OUTPUT_HEADS}")
         if self.mbstd_group < 1:
             raise GANConfigError(f"mbstd_group={self.mbstd_group!r} must be at least 1")
 
@@ -51,7 +67,10 @@ class GANConfig:
     def default(cls, resolution: int) -> GANConfig:
         """The tuned defaults for one output size (32, 64, 128 or 256 px)."""
         # Sized for CPU training on a few cores; wider configs (channel_max 256-512) suit GPUs.
-        widths = {32: (2048, 128), 64: (2048, 128), 128: (4096, 128), 256: (8192, 256)}
+        # 32 and 64 px: 128 channels at 4-8 px, 64 at 16 px, 32 at 32 px (16 at 64 px). Halving the
+        # 16-64 px widths of the first release tripled images/s and improved both quality metrics of a
+        # 20-minute CPU run (bench/RESULTS_quality.md).
+        widths = {32: (1024, 128), 64: (1024, 128), 128: (4096, 128), 256: (8192, 256)}
         if resolution not in widths:
             raise GANConfigError(
                 f"resolution={resolution!r} has no default; choose one of {SUPPORTED_RESOLUTIONS}"
@@ -85,4 +104,4 @@ class GANConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise GANConfigError(f"GANConfig.from_dict got unknown keys {unknown}")
-        return cls(**data)
+        return cls(**{**_FIRST_RELEASE, **data})

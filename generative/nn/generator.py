@@ -62,15 +62,17 @@ class MappingNetwork(nn.Module):
 
 
 class SynthesisBlock(nn.Module):
-    """Doubles the feature map size and applies two style-modulated 3x3 convolutions."""
+    """Doubles the feature map size (``upsample``: "nearest" or "bilinear") and applies two
+    style-modulated 3x3 convolutions."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, upsample: str) -> None:
         super().__init__()
+        self.upsample = upsample
         self.conv0 = ModulatedConv2d(in_channels, out_channels, w_dim=w_dim)
         self.conv1 = ModulatedConv2d(out_channels, out_channels, w_dim=w_dim)
 
     def forward(self, x: torch.Tensor, w0: torch.Tensor, w1: torch.Tensor) -> torch.Tensor:
-        return self.conv1(self.conv0(upsample2x(x), w0), w1)
+        return self.conv1(self.conv0(upsample2x(x, self.upsample), w0), w1)
 
 
 class SynthesisNetwork(nn.Module):
@@ -87,9 +89,11 @@ class SynthesisNetwork(nn.Module):
         channels = {4: c4}
         for res in config.block_resolutions:
             channels[res] = config.channels(res)
-            self.blocks.append(SynthesisBlock(channels[res // 2], channels[res], w_dim=config.w_dim))
+            self.blocks.append(SynthesisBlock(channels[res // 2], channels[res], w_dim=config.w_dim,
+                                              upsample=config.upsample))
         self.to_rgb = ModulatedConv2d(channels[config.resolution], config.img_channels, w_dim=config.w_dim,
                                       kernel_size=1, demodulate=False, activate=False)
+        self.output = config.output
         # Each excitation gates the block `sle_span` octaves above its source; index by target block.
         self.sle_sources: dict[int, int] = {}
         self.sle = nn.ModuleDict()
@@ -114,7 +118,8 @@ class SynthesisNetwork(nn.Module):
             if res in self.sle_sources:
                 x = self.sle[str(res)](feats[self.sle_sources[res]], x)
             feats[res] = x
-        return self.to_rgb(x, ws[:, -1])
+        img = self.to_rgb(x, ws[:, -1])
+        return torch.tanh(img) if self.output == "tanh" else img
 
 
 class Generator(nn.Module):

@@ -107,8 +107,10 @@ class SkipLayerExcitation(nn.Module):
         return high * gate
 
 
-def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+def upsample2x(x: torch.Tensor, mode: str) -> torch.Tensor:
+    if mode == "nearest":
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+    return F.interpolate(x, scale_factor=2.0, mode=mode, align_corners=False)
 
 
 def downsample2x(x: torch.Tensor) -> torch.Tensor:

@@ -175,8 +175,13 @@ class Trainer:
         self.D.requires_grad_(True)
         real, c_real = self.data.sample(batch, generator=self.rngs["data"], device=self.device)
         z, c_fake = self._latents(batch)
-        with torch.no_grad():
-            fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=False))
+        if cfg.shared_fakes:
+            self.G.requires_grad_(True)
+            fake_g = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True))
+            fake = fake_g.detach()
+        else:
+            with torch.no_grad():
+                fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=False))
         real.requires_grad_(do_r1)
         real_logits = self.D(self._augment(real), c_real)
         fake_logits = self.D(self._augment(fake), c_fake)
@@ -197,8 +202,11 @@ class Trainer:
         # Generator: non-saturating loss through the same augmentation D sees.
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
-        z, c_fake = self._latents(batch)
-        fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True))
+        if cfg.shared_fakes:
+            fake = fake_g
+        else:
+            z, c_fake = self._latents(batch)
+            fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True))
         loss_g = generator_loss(self.D(self._augment(fake), c_fake))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

@@ -53,7 +53,7 @@ def test_default_configs_round_trip(resolution):
     cfg = GANConfig.default(resolution)
     assert cfg.resolution == resolution
     assert GANConfig.from_dict(cfg.to_dict()) == cfg
-    assert all(isinstance(v, int | float | bool) for v in cfg.to_dict().values())
+    assert all(isinstance(v, int | float | bool | str) for v in cfg.to_dict().values())
 
 
 def test_config_rejects_bad_input():
@@ -219,3 +219,44 @@ def test_dcgan_baseline_shapes(resolution):
     img = G(torch.randn(2, 128))
     assert img.shape == (2, 3, resolution, resolution)
     assert D(img).shape == (2,)
+
+
+def test_configs_stored_before_upsample_and_output_existed_load_as_built():
+    stored = tiny().to_dict()
+    del stored["upsample"], stored["output"]
+    old = GANConfig.from_dict(stored)
+    assert (old.upsample, old.output) == ("bilinear", "linear")
+    assert (tiny().upsample, tiny().output) == ("nearest", "tanh")
+    with pytest.raises(GANConfigError, match="upsample='bicubic'"):
+        tiny(upsample="bicubic")
+    with pytest.raises(GANConfigError, match="output='sigmoid'"):
+        tiny(output="sigmoid")
+
+
+def test_tanh_head_bounds_images_where_the_linear_head_overshoots():
+    G = seeded(Generator, tiny())
+    with torch.no_grad():
+        G.synthesis.to_rgb.weight.mul_(5.0)  # drive the head past +-1
+    linear = Generator(tiny(output="linear"))
+    linear.load_state_dict(G.state_dict())
+    z = torch.randn(4, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        bounded, raw = G(z), linear(z)
+    assert raw.abs().max() > 1.5
+    assert bounded.abs().max() <= 1.0
+    torch.testing.assert_close(bounded, torch.tanh(raw))
+
+
+def test_upsampling_modes():
+    from generative.nn.layers import upsample2x
+
+    x = torch.arange(4.0).reshape(1, 1, 2, 2)
+    near = upsample2x(x, "nearest")
+    assert torch.equal(near, x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3))
+    smooth = upsample2x(x, "bilinear")
+    assert smooth.shape == near.shape and not torch.equal(smooth, near)
+    a = seeded(Generator, tiny())
+    b = Generator(tiny(upsample="bilinear"))
+    b.load_state_dict(a.state_dict())
+    z = torch.randn(2, 16)
+    assert not torch.allclose(a(z), b(z))

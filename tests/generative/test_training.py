@@ -67,8 +67,9 @@ def assert_same_modules(a: Trainer, b: Trainer) -> None:
             assert torch.equal(sa[key], sb[key]), f"{name}.{key} differs"
 
 
-def test_resume_continues_exactly(tmp_path):
-    config = tiny_config()
+@pytest.mark.parametrize("shared_fakes", [True, False])
+def test_resume_continues_exactly(tmp_path, shared_fakes):
+    config = tiny_config(shared_fakes=shared_fakes)
     data = images()
     k = 6
     straight = Trainer(config=config, dataset=data, run_dir=tmp_path / "straight")
@@ -86,6 +87,21 @@ def test_resume_continues_exactly(tmp_path):
     for name in ("opt_g", "opt_d"):
         sa, sb = getattr(straight, name).state_dict()["state"], getattr(resumed, name).state_dict()["state"]
         assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
+
+
+def test_shared_fakes_run_the_generator_once_per_step_and_old_checkpoints_keep_two(tmp_path):
+    calls = []
+    for shared in (True, False):
+        trainer = Trainer(config=tiny_config(shared_fakes=shared), dataset=images(), run_dir=tmp_path / str(shared))
+        handle = trainer.G.synthesis.register_forward_hook(lambda *_, shared=shared: calls.append(shared))
+        trainer.train_step()
+        trainer.train_step()
+        handle.remove()
+    assert calls.count(True) == 2 and calls.count(False) == 4
+    stored = tiny_config().to_dict()
+    del stored["shared_fakes"]
+    assert TrainConfig.from_dict(stored).shared_fakes is False
+    assert TrainConfig().shared_fakes is True
 
 
 def test_checkpoint_is_plain_data_and_names_do_not_decide_the_position(tmp_path):
