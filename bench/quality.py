@@ -45,11 +45,10 @@ class OursRunner:
     name = "brandforge"
 
     def __init__(self, *, data: torch.Tensor, resolution: int, batch_size: int, seed: int,
-                 channel_base: int | None = None) -> None:
-        gan = GANConfig.default(resolution)
-        if channel_base is not None:
-            gan = dataclasses.replace(gan, channel_base=channel_base)
+                 gan_overrides: dict | None = None, train_overrides: dict | None = None) -> None:
+        gan = dataclasses.replace(GANConfig.default(resolution), **(gan_overrides or {}))
         config = TrainConfig(gan=gan, batch_size=batch_size, checkpoint_kimg=1e6, seed=seed)
+        config = dataclasses.replace(config, **(train_overrides or {}))
         self.trainer = Trainer(config=config, dataset=data, run_dir=Path(tempfile.mkdtemp()), device="cpu")
 
     def step(self) -> int:
@@ -135,7 +134,7 @@ def run_resolution(args: argparse.Namespace, resolution: int, log: Callable[[str
     uint8 = torch.from_numpy(train.images).permute(0, 3, 1, 2).contiguous()
     runners = [
         OursRunner(data=uint8, resolution=resolution, batch_size=args.batch, seed=args.seed,
-                   channel_base=args.channel_base),
+                   gan_overrides={} if args.channel_base is None else {"channel_base": args.channel_base}),
         DCGANRunner(data=uint8, resolution=resolution, batch_size=64, seed=args.seed),
     ]
     budget = train_interleaved(runners, seconds=args.minutes * 60, slice_s=args.slice_seconds, log=log)

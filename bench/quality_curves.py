@@ -1,0 +1,92 @@
+"""Learning curves per thousand images seen: SWD and KID of one GAN variant on the emoji set.
+
+bench/quality.py answers "which model is better after 20 minutes"; this answers "which design
+choice learns more per image", a question that does not depend on how loaded the machine is, so
+variants can run side by side as separate processes. Each run trains one variant for ``--kimg``
+thousand images (one thread) and scores the EMA generator against the held-out emoji every
+``--every`` kimg, with an encoder trained once on the training split and cached.
+
+    .venv/bin/python bench/quality_curves.py --variant current --res 32 --kimg 40
+    .venv/bin/python bench/quality_curves.py --variant dcgan --res 32 --kimg 120 --every 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from quality import DCGANRunner, OursRunner  # noqa: E402
+
+from generative.datasets.emoji import load_emoji  # noqa: E402
+from generative.metrics import EncoderConfig, evaluate, load_encoder, save_encoder, train_encoder  # noqa: E402
+from generative.training.samples import grid_image  # noqa: E402
+
+FIRST_RELEASE = {"upsample": "bilinear", "output": "linear"}
+# name -> (GANConfig overrides, TrainConfig overrides); None marks the DCGAN baseline.
+VARIANTS: dict[str, tuple[dict, dict] | None] = {
+    "first-release": (FIRST_RELEASE, {"shared_fakes": False}),
+    "nearest": ({"output": "linear"}, {"shared_fakes": False}),
+    "tanh-bilinear": ({"upsample": "bilinear"}, {"shared_fakes": False}),
+    "tanh-nearest": ({}, {"shared_fakes": False}),
+    "current": ({}, {}),
+    "dcgan": None,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variant", choices=sorted(VARIANTS), required=True)
+    parser.add_argument("--res", type=int, default=32, choices=(32, 64))
+    parser.add_argument("--kimg", type=float, default=40.0)
+    parser.add_argument("--every", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", type=Path, default=ROOT / "var" / "cache" / "emoji")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "curves")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    train, held = load_emoji(size=args.res, cache_dir=args.cache_dir).split(holdout_fraction=0.15, seed=args.seed)
+    real_train, real_held = train.to_tensor(), held.to_tensor()
+    encoder_path = args.out / f"encoder-{args.res}.pt"
+    if encoder_path.exists():
+        encoder = load_encoder(encoder_path)
+    else:
+        encoder, _ = train_encoder(real_train, config=EncoderConfig(input_size=32), steps=400, seed=args.seed,
+                                   name=f"emoji{args.res}")
+        save_encoder(encoder, encoder_path)
+
+    uint8 = torch.from_numpy(train.images).permute(0, 3, 1, 2).contiguous()
+    overrides = VARIANTS[args.variant]
+    if overrides is None:
+        runner = DCGANRunner(data=uint8, resolution=args.res, batch_size=64, seed=args.seed)
+    else:
+        runner = OursRunner(data=uint8, resolution=args.res, batch_size=args.batch, seed=args.seed,
+                            gan_overrides=overrides[0], train_overrides=overrides[1])
+
+    print(f"| variant | px | kimg | SWD x1e3 | KID | precision | recall | train s |\n|{' --- |' * 8}", flush=True)
+    seen, spent, next_eval = 0, 0.0, args.every * 1000
+    while seen < args.kimg * 1000:
+        start = time.perf_counter()
+        seen += runner.step()
+        spent += time.perf_counter() - start
+        if seen >= next_eval:
+            next_eval += args.every * 1000
+            fake = runner.sample(len(real_held), seed=args.seed + 1)
+            m = evaluate(real_held, fake, encoder=encoder, seed=args.seed)
+            print(f"| {args.variant} | {args.res} | {seen / 1000:.0f} | {m['swd_mean']:.1f} | {m['kid']:.4f} | "
+                  f"{m['precision']:.2f} | {m['recall']:.2f} | {spent:.0f} |", flush=True)
+            grid_image(fake[:64]).save(args.out / f"curve-{args.res}-{args.variant}.png")
+
+
+if __name__ == "__main__":
+    main()
