@@ -37,6 +37,7 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "tanh-bilinear": ({"upsample": "bilinear"}, {"shared_fakes": False}),
     "tanh-nearest": ({}, {"shared_fakes": False}),
     "current": ({}, {}),
+    "wide": ({"channel_base": 2048}, {}),
     "dcgan": None,
 }
 
