@@ -22,6 +22,16 @@ from dam.models import AssetVersion, PendingFile, Rendition
 logger = logging.getLogger(__name__)
 
 
+def read_stored(field_file) -> bytes:
+    """The bytes of a stored file, through a handle of its own.
+
+    ``FieldFile.open()`` reuses and then closes one file object per model instance, so two threads
+    reading the same instance (a thread pool, a threaded server) closed each other's reads.
+    """
+    with field_file.storage.open(field_file.name, "rb") as handle:
+        return handle.read()
+
+
 def write_pending(*, stem: str, ext: str, data: bytes) -> str:
     """Journal a fresh name under ``stem`` then write ``data`` there.
 

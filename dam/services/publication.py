@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from dam.models import Asset, AssetVersion, Rendition, ReviewTransition
+from dam.services.files import read_stored
 from dam.services.renditions import NewRendition, store_renditions
 
 # The delivered original of a generated asset: its bytes re-signed with the review recorded.
@@ -31,8 +32,7 @@ def reissue_credentials(*, version: AssetVersion) -> Rendition | None:
         ReviewDecision(step=t.step_name or "Publication", decision=_DECISIONS[t.action], decided_at=t.created_at)
         for t in trail.order_by("created_at", "id")
     ]
-    with version.file.open("rb") as handle:
-        original = handle.read()
+    original = read_stored(version.file)
     data = reissue_published(
         data=original, mime_type=version.mime, title=version.asset.title, decisions=decisions,
         published_at=trail.filter(action="publish").values_list("created_at", flat=True).last() or timezone.now(),

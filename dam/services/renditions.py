@@ -32,8 +32,7 @@ def canonical_spec(spec: str | RenditionSpec) -> RenditionSpec:
 
 
 def _read(version: AssetVersion) -> bytes:
-    with version.file.open("rb") as handle:
-        return handle.read()
+    return files.read_stored(version.file)
 
 
 def _open_source(version: AssetVersion, data: bytes) -> Image.Image:

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageColor, ImageOps
 
 from dam.models import AssetVersion
+from dam.services.files import read_stored
 from generative.conf import generative_settings, runs_dir
 from generative.models import DatasetSnapshot
 from generative.services.errors import DatasetError
@@ -25,8 +26,7 @@ FITS = ("crop", "pad")
 
 
 def open_version(version: AssetVersion) -> Image.Image:
-    with version.file.open("rb") as handle:
-        data = handle.read()
+    data = read_stored(version.file)
     if version.mime == SVG_MIME:
         from dam.ingest.svg import rasterise_svg
 

@@ -9,6 +9,7 @@ from PIL import Image
 
 from dam.models import Rendition
 from dam.renditions import InvalidRenditionSpec
+from dam.services.files import read_stored
 from dam.services.ingest import ingest_file
 from dam.services.renditions import get_or_create_rendition, read_rendition_token, rendition_url
 from tests.conftest import make_image, stored_files
@@ -68,6 +69,19 @@ def test_concurrent_requests_make_one_rendition_and_no_orphans(version):
     rendition = Rendition.objects.get(spec="width-200|format-png")
     stem = rendition.file.name.rsplit("-", 1)[0]
     assert {name for name in stored_files("renditions") if name.startswith(stem)} == {rendition.file.name}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rendering_leaves_another_readers_handle_on_the_same_instance_open(version):
+    # What two threads rendering from one model instance do to each other, made deterministic:
+    # FieldFile.open() hands every caller the instance's one file object, so a service that opened
+    # and closed it ("I/O operation on closed file" in the concurrency test) closed this reader's.
+    held = version.file.open("rb")
+    head = held.read(2)
+    get_or_create_rendition(version=version, spec="width-120|format-png")
+    assert not held.closed
+    assert head + held.read() == read_stored(version.file)
+    held.close()
 
 
 @pytest.mark.django_db(transaction=True)
