@@ -45,11 +45,13 @@ class OursRunner:
     name = "brandforge"
 
     def __init__(self, *, data: torch.Tensor, resolution: int, batch_size: int, seed: int,
-                 gan_overrides: dict | None = None, train_overrides: dict | None = None) -> None:
+                 gan_overrides: dict | None = None, train_overrides: dict | None = None,
+                 device: str = "cpu") -> None:
         gan = dataclasses.replace(GANConfig.default(resolution), **(gan_overrides or {}))
         config = TrainConfig(gan=gan, batch_size=batch_size, checkpoint_kimg=1e6, seed=seed)
         config = dataclasses.replace(config, **(train_overrides or {}))
-        self.trainer = Trainer(config=config, dataset=data, run_dir=Path(tempfile.mkdtemp()), device="cpu")
+        self.device = torch.device(device)
+        self.trainer = Trainer(config=config, dataset=data, run_dir=Path(tempfile.mkdtemp()), device=self.device)
 
     def step(self) -> int:
         self.trainer.train_step()
@@ -58,8 +60,8 @@ class OursRunner:
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> torch.Tensor:
         g = self.trainer.G_ema.eval()
-        z = torch.randn(n, g.config.z_dim, generator=torch.Generator().manual_seed(seed))
-        return torch.cat([g(z[i : i + 64]) for i in range(0, n, 64)]).contiguous().clamp(-1, 1)
+        z = torch.randn(n, g.config.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
+        return torch.cat([g(z[i : i + 64]).cpu() for i in range(0, n, 64)]).contiguous().clamp(-1, 1)
 
 
 class DCGANRunner:
@@ -67,19 +69,21 @@ class DCGANRunner:
 
     name = "dcgan"
 
-    def __init__(self, *, data: torch.Tensor, resolution: int, batch_size: int, seed: int) -> None:
+    def __init__(self, *, data: torch.Tensor, resolution: int, batch_size: int, seed: int,
+                 device: str = "cpu") -> None:
         torch.manual_seed(seed)
-        self.G = DCGANGenerator(resolution=resolution, base=256)
-        self.D = DCGANDiscriminator(resolution=resolution, base=256)
+        self.device = torch.device(device)
+        self.G = DCGANGenerator(resolution=resolution, base=256).to(self.device)
+        self.D = DCGANDiscriminator(resolution=resolution, base=256).to(self.device)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        self.data = data.float() / 127.5 - 1.0
+        self.data = data.to(self.device).float() / 127.5 - 1.0
         self.batch_size = batch_size
         self.gen = torch.Generator().manual_seed(seed)
 
     def step(self) -> int:
-        real = self.data[torch.randint(0, len(self.data), (self.batch_size,), generator=self.gen)]
-        z = torch.randn(self.batch_size, self.G.z_dim, generator=self.gen)
+        real = self.data[torch.randint(0, len(self.data), (self.batch_size,), generator=self.gen).to(self.device)]
+        z = torch.randn(self.batch_size, self.G.z_dim, generator=self.gen).to(self.device)
         fake = self.G(z)
         loss_d = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
         self.opt_d.zero_grad(set_to_none=True)
@@ -95,8 +99,8 @@ class DCGANRunner:
     def sample(self, n: int, *, seed: int) -> torch.Tensor:
         # Batch statistics, in batches of the training size, as the DCGAN recipe samples: running
         # averages lag far behind early in training and would turn its samples to flat grey.
-        z = torch.randn(n, self.G.z_dim, generator=torch.Generator().manual_seed(seed))
-        return torch.cat([self.G(z[i : i + self.batch_size]) for i in range(0, n, self.batch_size)])
+        z = torch.randn(n, self.G.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
+        return torch.cat([self.G(z[i : i + self.batch_size]).cpu() for i in range(0, n, self.batch_size)])
 
 
 def train_interleaved(runners: list, *, seconds: float, slice_s: float, log: Callable[[str], None]) -> dict:

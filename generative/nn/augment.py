@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch.nn import functional as F
 
 from generative.nn.errors import GANConfigError
 
@@ -43,19 +42,23 @@ def _contrast(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 
 def _translation(x: torch.Tensor, ux: torch.Tensor, uy: torch.Tensor, *, ratio: float = 0.125) -> torch.Tensor:
-    """Shift by whole pixels, up to `ratio` of the size, filling with zeros (mid-grey)."""
-    n, _, h, w = x.shape
+    """Shift by whole pixels, up to `ratio` of the size, filling with zeros (mid-grey).
+
+    Built from gathers rather than grid_sample: R1 differentiates D's gradient again through this
+    op, and CUDA's grid_sample backward has no derivative of its own (training crashed on the GPU
+    at the first R1 step once p > 0).
+    """
+    n, c, h, w = x.shape
     max_dx, max_dy = max(int(w * ratio), 1), max(int(h * ratio), 1)
-    dx = (ux * (2 * max_dx + 1)).floor().clamp(max=2 * max_dx) - max_dx
-    dy = (uy * (2 * max_dy + 1)).floor().clamp(max=2 * max_dy) - max_dy
-    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
-    theta[:, 0, 0] = 1.0
-    theta[:, 1, 1] = 1.0
-    # Normalised coordinates span 2 units over the image, so one pixel is 2 / size.
-    theta[:, 0, 2] = -dx.to(x.dtype) * 2.0 / w
-    theta[:, 1, 2] = -dy.to(x.dtype) * 2.0 / h
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    dx = ((ux * (2 * max_dx + 1)).floor().clamp(max=2 * max_dx) - max_dx).long()
+    dy = ((uy * (2 * max_dy + 1)).floor().clamp(max=2 * max_dy) - max_dy).long()
+    # Output pixel (i, j) comes from input pixel (i - dy, j - dx), or is zero past the border.
+    src_y = torch.arange(h, device=x.device)[None, :] - dy[:, None]
+    src_x = torch.arange(w, device=x.device)[None, :] - dx[:, None]
+    keep = ((src_y >= 0) & (src_y < h))[:, None, :, None] & ((src_x >= 0) & (src_x < w))[:, None, None, :]
+    rows = torch.gather(x, 2, src_y.clamp(0, h - 1)[:, None, :, None].expand(n, c, h, w))
+    shifted = torch.gather(rows, 3, src_x.clamp(0, w - 1)[:, None, None, :].expand(n, c, h, w))
+    return shifted * keep.to(x.dtype)
 
 
 def _cutout(x: torch.Tensor, ux: torch.Tensor, uy: torch.Tensor, *, ratio: float = 0.5) -> torch.Tensor:

@@ -30,6 +30,8 @@ class GANConfig:
     # low resolution where pixels are few, narrow at high resolution where they are many.
     channel_base: int = 2048
     channel_max: int = 128
+    # The narrowest layer: the highest-resolution blocks are never thinner than this.
+    channel_min: int = 16
     num_classes: int = 0
     # Skip-layer excitation: a low-resolution block gates the channels of the block `sle_span`
     # octaves above it, giving the generator a short gradient path (FastGAN-style).
@@ -51,7 +53,7 @@ class GANConfig:
             raise GANConfigError(
                 f"resolution={self.resolution!r} is not supported; choose one of {SUPPORTED_RESOLUTIONS}"
             )
-        for name in ("img_channels", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max"):
+        for name in ("img_channels", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "channel_min"):
             if getattr(self, name) < 1:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be a positive integer")
         if self.num_classes < 0:
@@ -88,7 +90,7 @@ class GANConfig:
         return [2**i for i in range(3, self.log2_res + 1)]
 
     def channels(self, res: int) -> int:
-        return max(min(self.channel_base // res, self.channel_max), 16)
+        return max(min(self.channel_base // res, self.channel_max), self.channel_min)
 
     @property
     def num_ws(self) -> int:

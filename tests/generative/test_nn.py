@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -63,6 +65,19 @@ def test_config_rejects_bad_input():
         GANConfig(num_classes=-1)
     with pytest.raises(GANConfigError, match="unknown keys"):
         GANConfig.from_dict({"resolution": 32, "colour": 1})
+    with pytest.raises(GANConfigError, match="channel_min=0"):
+        GANConfig(channel_min=0)
+
+
+def test_channel_min_widens_only_the_narrow_high_resolution_layers():
+    narrow, wide = GANConfig.default(64), dataclasses.replace(GANConfig.default(64), channel_min=32)
+    assert [narrow.channels(r) for r in (4, 8, 16, 32, 64)] == [128, 128, 64, 32, 16]
+    assert [wide.channels(r) for r in (4, 8, 16, 32, 64)] == [128, 128, 64, 32, 32]
+    G = Generator(wide)
+    assert G.synthesis.to_rgb.weight.shape[1] == 32
+    # Stored before the field existed: loads as the 16-channel network it was.
+    legacy = {k: v for k, v in narrow.to_dict().items() if k != "channel_min"}
+    assert GANConfig.from_dict(legacy).channels(64) == 16
 
 
 def test_deterministic_under_seed():
@@ -170,6 +185,37 @@ def test_translation_moves_whole_pixels_and_pads_with_zero():
     torch.testing.assert_close(y[0, 0, :, 1:], x[0, 0, :, :-1])
     assert (y[0, 0, :, 0] == 0).all()
     torch.testing.assert_close(y[1, 0, :, :-1], x[1, 0, :, 1:])
+
+
+def test_translation_matches_a_per_image_shift_at_every_offset():
+    x = torch.rand(9, 3, 16, 16, generator=torch.Generator().manual_seed(4)).contiguous(
+        memory_format=torch.channels_last)
+    ux = torch.linspace(0.0, 1.0, 9)
+    uy = torch.linspace(1.0, 0.0, 9)
+    y = _translation(x, ux, uy, ratio=0.125)
+    for i in range(9):
+        dx = min(int(ux[i] * 5), 4) - 2
+        dy = min(int(uy[i] * 5), 4) - 2
+        expected = torch.zeros_like(x[i])
+        ys, yd = slice(max(-dy, 0), 16 - max(dy, 0)), slice(max(dy, 0), 16 - max(-dy, 0))
+        xs, xd = slice(max(-dx, 0), 16 - max(dx, 0)), slice(max(dx, 0), 16 - max(-dx, 0))
+        expected[:, yd, xd] = x[i, :, ys, xs]
+        assert torch.equal(y[i], expected), (i, dx, dy)
+
+
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_augmentation_is_twice_differentiable(device):
+    # R1 differentiates D's input gradient again, through the augmentation. CUDA's grid_sample
+    # backward has no derivative, which crashed GPU training at the first R1 step with p > 0.
+    x = torch.rand(3, 3, 8, 8, dtype=torch.float64, device=device, requires_grad=True)
+
+    def fn(t):
+        return augment(t, p=1.0, generator=torch.Generator().manual_seed(5))
+
+    assert torch.autograd.gradgradcheck(fn, (x,))
 
 
 def test_augment_has_no_mirroring_or_hue_by_default():
