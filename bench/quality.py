@@ -38,6 +38,27 @@ from generative.training.trainer import Trainer  # noqa: E402
 
 METRIC_COLUMNS = ("swd_mean", "kid", "precision", "recall", "density", "coverage")
 
+FIRST_RELEASE = {"upsample": "bilinear", "output": "linear"}
+# name -> (GANConfig overrides, TrainConfig overrides); None marks the DCGAN baseline.
+VARIANTS: dict[str, tuple[dict, dict] | None] = {
+    "first-release": (FIRST_RELEASE, {"shared_fakes": False}),
+    "nearest": ({"output": "linear"}, {"shared_fakes": False}),
+    "tanh-bilinear": ({"upsample": "bilinear"}, {"shared_fakes": False}),
+    "tanh-nearest": ({}, {"shared_fakes": False}),
+    "current": ({}, {}),
+    "wide": ({"channel_base": 2048}, {}),
+    # Candidates for 64 px, where the default's SWD/KID swing from one evaluation to the next.
+    "ema-r0.2": ({}, {"ema_rampup": 0.2}),
+    "gamma0.1": ({}, {"r1_gamma": 0.1}),
+    "lr0.001": ({}, {"lr_g": 0.001, "lr_d": 0.001}),
+    "batch64": ({}, {"batch_size": 64}),
+    "cmin32": ({"channel_min": 32}, {}),
+    "mix0.5": ({}, {"style_mixing_prob": 0.5}),
+    # Half the widths again (channel_base 512): about a third of the FLOPs per image.
+    "half": ({"channel_base": 512}, {}),
+    "dcgan": None,
+}
+
 
 class OursRunner:
     """BrandForge's GAN through its real Trainer (EMA generator used for samples)."""
@@ -136,11 +157,15 @@ def run_resolution(args: argparse.Namespace, resolution: int, log: Callable[[str
         f"in {time.perf_counter() - start:.0f}s")
 
     uint8 = torch.from_numpy(train.images).permute(0, 3, 1, 2).contiguous()
-    runners = [
-        OursRunner(data=uint8, resolution=resolution, batch_size=args.batch, seed=args.seed,
-                   gan_overrides={} if args.channel_base is None else {"channel_base": args.channel_base}),
-        DCGANRunner(data=uint8, resolution=resolution, batch_size=64, seed=args.seed),
-    ]
+    gan_overrides, train_overrides = VARIANTS[args.variant]
+    if args.channel_base is not None:
+        gan_overrides = {**gan_overrides, "channel_base": args.channel_base}
+    runners = []
+    if "brandforge" in args.models:
+        runners.append(OursRunner(data=uint8, resolution=resolution, batch_size=args.batch, seed=args.seed,
+                                  gan_overrides=gan_overrides, train_overrides=train_overrides))
+    if "dcgan" in args.models:
+        runners.append(DCGANRunner(data=uint8, resolution=resolution, batch_size=64, seed=args.seed))
     budget = train_interleaved(runners, seconds=args.minutes * 60, slice_s=args.slice_seconds, log=log)
 
     n_eval = len(real_held)
@@ -183,6 +208,9 @@ def main() -> None:
     parser.add_argument("--channel-base", type=int, default=None,
                         help="our GAN's channel_base (default: GANConfig.default); 1024 halves the widths of the "
                              "16-64 px blocks")
+    parser.add_argument("--variant", default="current", choices=sorted(v for v in VARIANTS if VARIANTS[v]),
+                        help="our GAN's design variant (bench/quality_curves.py lists them); default: the defaults")
+    parser.add_argument("--models", nargs="+", default=["brandforge", "dcgan"], choices=["brandforge", "dcgan"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -194,7 +222,7 @@ def main() -> None:
     for resolution in args.resolutions:
         results.append(run_resolution(args, resolution, log))
         print("\n" + table(results[-1]) + "\n", flush=True)
-    payload = {"minutes": args.minutes, "threads": args.threads, "batch": args.batch,
+    payload = {"minutes": args.minutes, "threads": args.threads, "batch": args.batch, "variant": args.variant,
                "channel_base": args.channel_base, "torch": torch.__version__, "results": results}
     (args.out / "quality-results.json").write_text(json.dumps(payload, indent=2))
     print(f"grids and quality-results.json in {args.out}")

@@ -25,30 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from quality import DCGANRunner, OursRunner  # noqa: E402
+from quality import VARIANTS, DCGANRunner, OursRunner  # noqa: E402
 
 from generative.datasets.emoji import EmojiSet, load_emoji  # noqa: E402
 from generative.metrics import EncoderConfig, evaluate, load_encoder, save_encoder, train_encoder  # noqa: E402
 from generative.training.samples import grid_image  # noqa: E402
-
-FIRST_RELEASE = {"upsample": "bilinear", "output": "linear"}
-# name -> (GANConfig overrides, TrainConfig overrides); None marks the DCGAN baseline.
-VARIANTS: dict[str, tuple[dict, dict] | None] = {
-    "first-release": (FIRST_RELEASE, {"shared_fakes": False}),
-    "nearest": ({"output": "linear"}, {"shared_fakes": False}),
-    "tanh-bilinear": ({"upsample": "bilinear"}, {"shared_fakes": False}),
-    "tanh-nearest": ({}, {"shared_fakes": False}),
-    "current": ({}, {}),
-    "wide": ({"channel_base": 2048}, {}),
-    # Candidates for 64 px, where the default's SWD/KID swing from one evaluation to the next.
-    "ema-r0.2": ({}, {"ema_rampup": 0.2}),
-    "gamma0.1": ({}, {"r1_gamma": 0.1}),
-    "lr0.001": ({}, {"lr_g": 0.001, "lr_d": 0.001}),
-    "batch64": ({}, {"batch_size": 64}),
-    "cmin32": ({"channel_min": 32}, {}),
-    "mix0.5": ({}, {"style_mixing_prob": 0.5}),
-    "dcgan": None,
-}
 
 
 def main() -> None:
