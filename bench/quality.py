@@ -56,6 +56,13 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "mix0.5": ({}, {"style_mixing_prob": 0.5}),
     # Half the widths again (channel_base 512): about a third of the FLOPs per image.
     "half": ({"channel_base": 512}, {}),
+    # The 32/64 px default before half widths (channel_base 1024: 128 channels at 4-8 px, 64 at 16, 32 at 32,
+    # 16 at 64): its wider convolutions use more of the CPU's peak, per image it learns more slowly.
+    "cb1024": ({"channel_base": 1024}, {}),
+    # 32 px candidates on top of half widths: is the blocky fine texture augmentation leaking or width?
+    "half-noaug": ({"channel_base": 512}, {"augment": False}),
+    "half-nocutout": ({"channel_base": 512}, {"augment_ops": ("translation", "brightness", "saturation", "contrast")}),
+    "half-cmin32": ({"channel_base": 512, "channel_min": 32}, {}),
     "dcgan": None,
 }
 
@@ -67,7 +74,8 @@ class OursRunner:
 
     def __init__(self, *, data: torch.Tensor, resolution: int, batch_size: int, seed: int,
                  gan_overrides: dict | None = None, train_overrides: dict | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", name: str = "brandforge") -> None:
+        self.name = name
         gan = dataclasses.replace(GANConfig.default(resolution), **(gan_overrides or {}))
         config = TrainConfig(gan=gan, batch_size=batch_size, checkpoint_kimg=1e6, seed=seed)
         config = dataclasses.replace(config, **(train_overrides or {}))
@@ -157,29 +165,54 @@ def run_resolution(args: argparse.Namespace, resolution: int, log: Callable[[str
         f"in {time.perf_counter() - start:.0f}s")
 
     uint8 = torch.from_numpy(train.images).permute(0, 3, 1, 2).contiguous()
-    gan_overrides, train_overrides = VARIANTS[args.variant]
-    if args.channel_base is not None:
-        gan_overrides = {**gan_overrides, "channel_base": args.channel_base}
     runners = []
-    if "brandforge" in args.models:
+    for variant in args.variant if "brandforge" in args.models else []:
+        gan_overrides, train_overrides = VARIANTS[variant]
+        if args.channel_base is not None:
+            gan_overrides = {**gan_overrides, "channel_base": args.channel_base}
+        # One variant keeps the plain name; several, run side by side, are told apart by theirs.
+        name = "brandforge" if len(args.variant) == 1 else f"brandforge-{variant}"
         runners.append(OursRunner(data=uint8, resolution=resolution, batch_size=args.batch, seed=args.seed,
-                                  gan_overrides=gan_overrides, train_overrides=train_overrides))
+                                  gan_overrides=gan_overrides, train_overrides=train_overrides, name=name))
     if "dcgan" in args.models:
         runners.append(DCGANRunner(data=uint8, resolution=resolution, batch_size=64, seed=args.seed))
     budget = train_interleaved(runners, seconds=args.minutes * 60, slice_s=args.slice_seconds, log=log)
 
     n_eval = len(real_held)
-    # A random draw: the split keeps code-point order, so its head is all keycaps and symbols.
-    pick = torch.randperm(len(real_train), generator=torch.Generator().manual_seed(args.seed))[:n_eval]
-    rows = {"real (train split)": evaluate(real_held, real_train[pick], encoder=encoder, seed=args.seed)}
-    grid_real = real_held[:64]
-    grid_image(grid_real).save(args.out / f"quality-{resolution}-real.png")
+
+    def real_draw(i: int) -> torch.Tensor:
+        # A random draw: the split keeps code-point order, so its head is all keycaps and symbols.
+        pick = torch.randperm(len(real_train), generator=torch.Generator().manual_seed(args.seed + i))[:n_eval]
+        return real_train[pick]
+
+    rows = {"real (train split)": evaluate_draws(real_held, real_draw, draws=args.draws, encoder=encoder,
+                                                 seed=args.seed)}
+    grid_image(real_held[:64]).save(args.out / f"quality-{resolution}-real.png")
     for r in runners:
-        fake = r.sample(n_eval, seed=args.seed + 1)
-        rows[r.name] = evaluate(real_held, fake, encoder=encoder, seed=args.seed)
-        grid_image(fake[:64]).save(args.out / f"quality-{resolution}-{r.name}.png")
+        rows[r.name] = evaluate_draws(real_held, lambda i, r=r: r.sample(n_eval, seed=args.seed + 1 + i),
+                                      draws=args.draws, encoder=encoder, seed=args.seed)
+        grid_image(r.sample(64, seed=args.seed + 1)).save(args.out / f"quality-{resolution}-{r.name}.png")
     return {"resolution": resolution, "encoder": version, "encoder_loss": [losses[0], losses[-1]],
             "held_out": n_eval, "budget": budget, "metrics": rows}
+
+
+def evaluate_draws(real: torch.Tensor, draw: Callable[[int], torch.Tensor], *, draws: int, encoder,
+                   seed: int) -> dict[str, float | str]:
+    """Every metric, averaged over ``draws`` independent sample sets of one model (``draw(i)``).
+
+    One set of 589 images moves SWD by several points from draw to draw; the mean over draws, with
+    each metric's spread across them (``<metric>_sd``), separates the models from that noise.
+    """
+    runs = [evaluate(real, draw(i), encoder=encoder, seed=seed) for i in range(draws)]
+    out: dict[str, float | str] = {"draws": draws}
+    for key, value in runs[0].items():
+        if isinstance(value, str):
+            out[key] = value
+            continue
+        values = torch.tensor([float(run[key]) for run in runs], dtype=torch.float64)
+        out[key] = float(values.mean())
+        out[f"{key}_sd"] = float(values.std()) if draws > 1 else 0.0
+    return out
 
 
 def table(result: dict) -> str:
@@ -187,7 +220,8 @@ def table(result: dict) -> str:
              f"| model | kimg | {' | '.join(METRIC_COLUMNS)} |", "|" + " --- |" * (len(METRIC_COLUMNS) + 2)]
     for name, m in result["metrics"].items():
         kimg = result["budget"]["kimg"].get(name)
-        cells = [f"{m['swd_mean']:.1f}", f"{m['kid']:.4f}", *(f"{m[c]:.3f}" for c in METRIC_COLUMNS[2:])]
+        cells = [f"{m['swd_mean']:.1f} ± {m.get('swd_mean_sd', 0.0):.1f}", f"{m['kid']:.4f} ± {m.get('kid_sd', 0.0):.4f}",
+                 *(f"{m[c]:.3f}" for c in METRIC_COLUMNS[2:])]
         lines.append(f"| {name} | {'-' if kimg is None else f'{kimg:.1f}'} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
@@ -208,8 +242,12 @@ def main() -> None:
     parser.add_argument("--channel-base", type=int, default=None,
                         help="our GAN's channel_base (default: GANConfig.default); 1024 halves the widths of the "
                              "16-64 px blocks")
-    parser.add_argument("--variant", default="current", choices=sorted(v for v in VARIANTS if VARIANTS[v]),
-                        help="our GAN's design variant (bench/quality_curves.py lists them); default: the defaults")
+    parser.add_argument("--variant", nargs="+", default=["current"], choices=sorted(v for v in VARIANTS if VARIANTS[v]),
+                        help="our GAN's design variant(s), trained side by side, interleaved with the DCGAN "
+                             "(bench/quality_curves.py lists them); default: the defaults")
+    parser.add_argument("--draws", type=int, default=5,
+                        help="independent sample sets scored per model (and real training draws for the floor); "
+                             "the table shows their mean ± standard deviation")
     parser.add_argument("--models", nargs="+", default=["brandforge", "dcgan"], choices=["brandforge", "dcgan"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -223,6 +261,7 @@ def main() -> None:
         results.append(run_resolution(args, resolution, log))
         print("\n" + table(results[-1]) + "\n", flush=True)
     payload = {"minutes": args.minutes, "threads": args.threads, "batch": args.batch, "variant": args.variant,
+               "draws": args.draws,
                "channel_base": args.channel_base, "torch": torch.__version__, "results": results}
     (args.out / "quality-results.json").write_text(json.dumps(payload, indent=2))
     print(f"grids and quality-results.json in {args.out}")

@@ -71,7 +71,8 @@ def main() -> None:
         runner = OursRunner(data=uint8, resolution=args.res, batch_size=args.batch, seed=args.seed,
                             gan_overrides=overrides[0], train_overrides=overrides[1], device=args.device)
 
-    print(f"| variant | px | seed | kimg | SWD x1e3 | KID | precision | recall | train s |\n|{' --- |' * 9}", flush=True)
+    print(f"| variant | px | seed | kimg | SWD x1e3 | SWD per level | KID | precision | recall | augment p | train s |\n"
+          f"|{' --- |' * 11}", flush=True)
     seen, spent, next_eval = 0, 0.0, args.every * 1000
     while seen < args.kimg * 1000:
         start = time.perf_counter()
@@ -81,8 +82,11 @@ def main() -> None:
             next_eval += args.every * 1000
             fake = runner.sample(len(real_held), seed=args.seed + 1)
             m = evaluate(real_held, fake, encoder=encoder, seed=args.split_seed)
-            print(f"| {args.variant} | {args.res} | {args.seed} | {seen / 1000:.0f} | {m['swd_mean']:.1f} | {m['kid']:.4f} | "
-                  f"{m['precision']:.2f} | {m['recall']:.2f} | {spent:.0f} |", flush=True)
+            levels = " / ".join(f"{m[k]:.1f}" for k in sorted((k for k in m if k.startswith("swd_") and k[4:].isdigit()),
+                                                              key=lambda k: -int(k[4:])))
+            p = runner.trainer.ada.p if isinstance(runner, OursRunner) else float("nan")
+            print(f"| {args.variant} | {args.res} | {args.seed} | {seen / 1000:.0f} | {m['swd_mean']:.1f} | {levels} | "
+                  f"{m['kid']:.4f} | {m['precision']:.2f} | {m['recall']:.2f} | {p:.3f} | {spent:.0f} |", flush=True)
             grid_image(fake[:64]).save(args.out / f"curve-{args.res}-{args.variant}-s{args.seed}.png")
 
 
