@@ -12,6 +12,7 @@ same run), and the peak RSS of a fresh process doing only that training.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -102,13 +103,17 @@ def _timed(step, *, seconds: float, min_steps: int = 3) -> dict:
             "gflop_per_s": counter.total / elapsed / 1e9, "peak_gflop_per_s": (peak_before + peak_after) / 2}
 
 
-def bench_ours(resolution: int, *, seconds: float) -> dict:
-    config = TrainConfig(gan=GANConfig.default(resolution), batch_size=BATCH[resolution], checkpoint_kimg=1e6)
+def bench_ours(resolution: int, *, seconds: float, channel_base: int | None = None) -> dict:
+    gan = GANConfig.default(resolution)
+    if channel_base is not None:
+        gan = dataclasses.replace(gan, channel_base=channel_base)
+    config = TrainConfig(gan=gan, batch_size=BATCH[resolution], checkpoint_kimg=1e6)
     trainer = Trainer(config=config, dataset=_images(256, resolution), run_dir=Path(tempfile.mkdtemp()), device="cpu")
     trainer.train_step()  # warm-up (step 0 also runs R1); timed steps run R1 on one step in r1_interval
     result = _timed(trainer.train_step, seconds=seconds)
     params = sum(p.numel() for m in (trainer.G, trainer.D) for p in m.parameters())
-    return {"model": "brandforge", "resolution": resolution, "batch": config.batch_size, "params_m": params / 1e6,
+    name = "brandforge" if channel_base is None else f"brandforge(channel_base={channel_base})"
+    return {"model": name, "resolution": resolution, "batch": config.batch_size, "params_m": params / 1e6,
             "images_per_s": result["steps"] * config.batch_size / result["seconds"], **result}
 
 
@@ -152,17 +157,20 @@ def bench_dcgan(resolution: int, *, seconds: float, target_params: int) -> dict:
 
 def _child(args: argparse.Namespace) -> None:
     if args.child == "ours":
-        result = bench_ours(args.resolutions[0], seconds=args.seconds)
+        result = bench_ours(args.resolutions[0], seconds=args.seconds, channel_base=args.child_channel_base)
     else:
         result = bench_dcgan(args.resolutions[0], seconds=args.seconds, target_params=args.target_params)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
 
-def _run_child(kind: str, resolution: int, *, seconds: float, target_params: int = 0) -> dict:
+def _run_child(kind: str, resolution: int, *, seconds: float, target_params: int = 0,
+               channel_base: int | None = None) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--resolutions", str(resolution), "--seconds", str(seconds),
            "--target-params", str(target_params), "--threads", str(torch.get_num_threads()),
            "--batch", str(BATCH[resolution])]
+    if channel_base is not None:
+        cmd += ["--child-channel-base", str(channel_base)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -175,6 +183,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     parser.add_argument("--child", choices=["ours", "dcgan"], help=argparse.SUPPRESS)
     parser.add_argument("--target-params", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child-channel-base", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--also-channel-base", type=int, nargs="*", default=[],
+                        help="extra rows: our GAN with these channel_base values instead of the default's")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.batch:
@@ -196,7 +207,8 @@ def main() -> None:
     for res in args.resolutions:
         ours = _run_child("ours", res, seconds=args.seconds)
         dcgan = _run_child("dcgan", res, seconds=args.seconds, target_params=int(ours["params_m"] * 1e6))
-        for r in (ours, dcgan):
+        others = [_run_child("ours", res, seconds=args.seconds, channel_base=cb) for cb in args.also_channel_base]
+        for r in (ours, dcgan, *others):
             share = 100 * r["gflop_per_s"] / r["peak_gflop_per_s"]
             print(f"| {r['model']} | {r['resolution']} | {r['batch']} | {r['params_m']:.2f} | {r['steps']} "
                   f"| {r['images_per_s']:.2f} | {r['gflops_per_step']:.1f} | {r['gflop_per_s']:.1f} "

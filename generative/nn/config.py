@@ -69,10 +69,11 @@ class GANConfig:
     def default(cls, resolution: int) -> GANConfig:
         """The tuned defaults for one output size (32, 64, 128 or 256 px)."""
         # Sized for CPU training on a few cores; wider configs (channel_max 256-512) suit GPUs.
-        # 32 and 64 px: 128 channels at 4-8 px, 64 at 16 px, 32 at 32 px (16 at 64 px). Halving the
-        # 16-64 px widths of the first release tripled images/s and improved both quality metrics of a
-        # 20-minute CPU run (bench/RESULTS_quality.md).
-        widths = {32: (1024, 128), 64: (1024, 128), 128: (4096, 128), 256: (8192, 256)}
+        # 32 and 64 px: 128 channels at 4 px, 64 at 8, 32 at 16, 16 at 32 (and 64). Each halving of the
+        # 8-64 px widths bought 1.6-3x the images/s on a CPU, and in 20-minute runs side by side the
+        # narrower network scored better on SWD and KID (bench/RESULTS_quality.md, run 5). Narrow
+        # convolutions use less of the CPU's FLOP peak (bench/RESULTS_train.md); images/s is what counts.
+        widths = {32: (512, 128), 64: (512, 128), 128: (4096, 128), 256: (8192, 256)}
         if resolution not in widths:
             raise GANConfigError(
                 f"resolution={resolution!r} has no default; choose one of {SUPPORTED_RESOLUTIONS}"

@@ -71,8 +71,8 @@ def test_config_rejects_bad_input():
 
 def test_channel_min_widens_only_the_narrow_high_resolution_layers():
     narrow, wide = GANConfig.default(64), dataclasses.replace(GANConfig.default(64), channel_min=32)
-    assert [narrow.channels(r) for r in (4, 8, 16, 32, 64)] == [128, 128, 64, 32, 16]
-    assert [wide.channels(r) for r in (4, 8, 16, 32, 64)] == [128, 128, 64, 32, 32]
+    assert [narrow.channels(r) for r in (4, 8, 16, 32, 64)] == [128, 64, 32, 16, 16]
+    assert [wide.channels(r) for r in (4, 8, 16, 32, 64)] == [128, 64, 32, 32, 32]
     G = Generator(wide)
     assert G.synthesis.to_rgb.weight.shape[1] == 32
     # Stored before the field existed: loads as the 16-channel network it was.
