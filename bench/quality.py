@@ -250,6 +250,8 @@ def main() -> None:
                              "the table shows their mean ± standard deviation")
     parser.add_argument("--models", nargs="+", default=["brandforge", "dcgan"], choices=["brandforge", "dcgan"])
     args = parser.parse_args()
+    if args.draws < 1:
+        parser.error(f"--draws {args.draws}: score at least one sample set per model")
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
 

@@ -187,6 +187,9 @@ def main() -> None:
     parser.add_argument("--also-channel-base", type=int, nargs="*", default=[],
                         help="extra rows: our GAN with these channel_base values instead of the default's")
     args = parser.parse_args()
+    bad = [cb for cb in args.also_channel_base if cb < 1]
+    if bad:
+        parser.error(f"--also-channel-base {bad}: channel_base must be a positive integer")
     torch.set_num_threads(args.threads)
     if args.batch:
         BATCH.update(dict.fromkeys(BATCH, args.batch))
