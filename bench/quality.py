@@ -54,7 +54,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "batch64": ({}, {"batch_size": 64}),
     "cmin32": ({"channel_min": 32}, {}),
     "mix0.5": ({}, {"style_mixing_prob": 0.5}),
-    # Half the widths again (channel_base 512): about a third of the FLOPs per image.
+    # Half the widths again (channel_base 512): about 40% of the FLOPs per image. The 32/64 px default
+    # since run 5, so the same as "current" there; kept so that the commands of runs 4-5 still run.
     "half": ({"channel_base": 512}, {}),
     # The 32/64 px default before half widths (channel_base 1024: 128 channels at 4-8 px, 64 at 16, 32 at 32,
     # 16 at 64): its wider convolutions use more of the CPU's peak, per image it learns more slowly.
@@ -240,8 +241,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=32, help="our GAN's batch size (the DCGAN keeps its recipe's 64)")
     parser.add_argument("--channel-base", type=int, default=None,
-                        help="our GAN's channel_base (default: GANConfig.default); 1024 halves the widths of the "
-                             "16-64 px blocks")
+                        help="our GAN's channel_base for every variant (default: each variant's own; "
+                             "GANConfig.default uses 512 at 32 and 64 px)")
     parser.add_argument("--variant", nargs="+", default=["current"], choices=sorted(v for v in VARIANTS if VARIANTS[v]),
                         help="our GAN's design variant(s), trained side by side, interleaved with the DCGAN "
                              "(bench/quality_curves.py lists them); default: the defaults")
