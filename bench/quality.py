@@ -54,7 +54,7 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "batch64": ({}, {"batch_size": 64}),
     "cmin32": ({"channel_min": 32}, {}),
     "mix0.5": ({}, {"style_mixing_prob": 0.5}),
-    # Half the widths again (channel_base 512): about 40% of the FLOPs per image. The 32/64 px default
+    # Half the widths again (channel_base 512): 31% (32 px) to 43% (64 px) of the FLOPs per image. The default
     # since run 5, so the same as "current" there; kept so that the commands of runs 4-5 still run.
     "half": ({"channel_base": 512}, {}),
     # The 32/64 px default before half widths (channel_base 1024: 128 channels at 4-8 px, 64 at 16, 32 at 32,
