@@ -64,6 +64,14 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "half-noaug": ({"channel_base": 512}, {"augment": False}),
     "half-nocutout": ({"channel_base": 512}, {"augment_ops": ("translation", "brightness", "saturation", "contrast")}),
     "half-cmin32": ({"channel_base": 512, "channel_min": 32}, {}),
+    # 32 px texture gets worse past ~100 kimg (run 5): does a decaying learning rate or a longer EMA hold it?
+    "lr-inv60": ({}, {"lr_decay_kimg": 60.0, "lr_decay_power": 1.0}),
+    "lr-rsqrt60": ({}, {"lr_decay_kimg": 60.0, "lr_decay_power": 0.5}),
+    "ema20": ({}, {"ema_kimg": 20.0, "ema_rampup": 0.1}),
+    # ... neither did (curves, seed 3): the coarse level jumps between 80 and 120 kimg with or without them.
+    "gamma4": ({}, {"r1_gamma": 4.0}),
+    "gamma1": ({}, {"r1_gamma": 1.0}),  # the 32 px default before run 6
+    "mix0": ({}, {"style_mixing_prob": 0.0}),
     "dcgan": None,
 }
 
@@ -78,7 +86,7 @@ class OursRunner:
                  device: str = "cpu", name: str = "brandforge") -> None:
         self.name = name
         gan = dataclasses.replace(GANConfig.default(resolution), **(gan_overrides or {}))
-        config = TrainConfig(gan=gan, batch_size=batch_size, checkpoint_kimg=1e6, seed=seed)
+        config = TrainConfig.default(resolution, gan=gan, batch_size=batch_size, checkpoint_kimg=1e6, seed=seed)
         config = dataclasses.replace(config, **(train_overrides or {}))
         self.device = torch.device(device)
         self.trainer = Trainer(config=config, dataset=data, run_dir=Path(tempfile.mkdtemp()), device=self.device)

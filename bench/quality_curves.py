@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from quality import VARIANTS, DCGANRunner, OursRunner  # noqa: E402
+from quality import VARIANTS, DCGANRunner, OursRunner, evaluate_draws  # noqa: E402
 
 from generative.datasets.emoji import EmojiSet, load_emoji  # noqa: E402
-from generative.metrics import EncoderConfig, evaluate, load_encoder, save_encoder, train_encoder  # noqa: E402
+from generative.metrics import EncoderConfig, load_encoder, save_encoder, train_encoder  # noqa: E402
 from generative.training.samples import grid_image  # noqa: E402
 
 
@@ -44,11 +44,15 @@ def main() -> None:
                         help="held-out split and encoder seed: keep it fixed to compare GAN seeds on one yardstick")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "var" / "cache" / "emoji")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "curves")
+    parser.add_argument("--draws", type=int, default=1,
+                        help="sample sets scored per point (mean shown; the sd goes in brackets)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda: curves per kimg do not depend on it")
     parser.add_argument("--data", type=Path,
                         help="a rendered emoji-*.npy from the cache (its .json beside it), for machines without "
                              "the font")
     args = parser.parse_args()
+    if args.draws < 1:
+        parser.error(f"--draws {args.draws}: score at least one sample set per point")
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -80,14 +84,15 @@ def main() -> None:
         spent += time.perf_counter() - start
         if seen >= next_eval:
             next_eval += args.every * 1000
-            fake = runner.sample(len(real_held), seed=args.seed + 1)
-            m = evaluate(real_held, fake, encoder=encoder, seed=args.split_seed)
+            m = evaluate_draws(real_held, lambda i: runner.sample(len(real_held), seed=args.seed + 1 + i),
+                               draws=args.draws, encoder=encoder, seed=args.split_seed)
+            fake = runner.sample(64, seed=args.seed + 1)
             levels = " / ".join(f"{m[k]:.1f}" for k in sorted((k for k in m if k.startswith("swd_") and k[4:].isdigit()),
                                                               key=lambda k: -int(k[4:])))
             p = runner.trainer.ada.p if isinstance(runner, OursRunner) else float("nan")
-            print(f"| {args.variant} | {args.res} | {args.seed} | {seen / 1000:.0f} | {m['swd_mean']:.1f} | {levels} | "
+            print(f"| {args.variant} | {args.res} | {args.seed} | {seen / 1000:.0f} | {m['swd_mean']:.1f} ({m['swd_mean_sd']:.1f}) | {levels} | "
                   f"{m['kid']:.4f} | {m['precision']:.2f} | {m['recall']:.2f} | {p:.3f} | {spent:.0f} |", flush=True)
-            grid_image(fake[:64]).save(args.out / f"curve-{args.res}-{args.variant}-s{args.seed}.png")
+            grid_image(fake).save(args.out / f"curve-{args.res}-{args.variant}-s{args.seed}.png")
 
 
 def load_cached(path: Path) -> EmojiSet:

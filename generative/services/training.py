@@ -11,7 +11,6 @@ from django.utils import timezone
 from dam.models import Collection
 from generative.conf import generative_settings, runs_dir
 from generative.models import DatasetSnapshot, TrainingRun
-from generative.nn.config import GANConfig
 from generative.nn.errors import GANConfigError
 from generative.services.errors import DatasetError, RunStateError
 from generative.services.snapshots import check_snapshot, create_snapshot, held_out_split
@@ -25,7 +24,7 @@ JOB_KIND = "training"
 
 
 def default_config(*, resolution: int) -> TrainConfig:
-    return TrainConfig(gan=GANConfig.default(resolution), checkpoint_kimg=generative_settings.CHECKPOINT_KIMG)
+    return TrainConfig.default(resolution, checkpoint_kimg=generative_settings.CHECKPOINT_KIMG)
 
 
 def training_config(*, resolution: int, overrides: dict[str, Any] | None = None) -> TrainConfig:

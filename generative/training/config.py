@@ -9,6 +9,10 @@ from generative.nn.augment import ALL_OPS
 from generative.nn.config import GANConfig
 from generative.nn.errors import GANConfigError
 
+# R1 strength per output size where a measurement moved it off the 1.0 default: at 32 px, gamma 4 kept the
+# emoji curves from drifting off after 80 kimg where 1.0 did (bench/RESULTS_quality.md, run 6), and 0.1 was worse.
+R1_GAMMA_BY_RESOLUTION = {32: 4.0}
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -16,6 +20,10 @@ class TrainConfig:
     batch_size: int = 32  # per process; 32 keeps both CPU cores busy at 64 px within 1.2 GB RSS
     lr_g: float = 0.002
     lr_d: float = 0.002
+    # Learning-rate decay, a function of images seen only (so a resumed run follows the same curve):
+    # constant up to `lr_decay_kimg`, then lr * (lr_decay_kimg / kimg) ** lr_decay_power. 0 keeps it constant.
+    lr_decay_kimg: float = 0.0
+    lr_decay_power: float = 1.0
     beta1: float = 0.0
     beta2: float = 0.99
     r1_gamma: float = 1.0
@@ -43,6 +51,9 @@ class TrainConfig:
         for name in ("batch_size", "r1_interval", "ada_interval", "keep_checkpoints", "sample_count"):
             if getattr(self, name) < 1:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
+        if self.lr_decay_kimg < 0 or self.lr_decay_power < 0:
+            raise GANConfigError(f"lr_decay_kimg={self.lr_decay_kimg!r} and lr_decay_power={self.lr_decay_power!r} "
+                                 "must not be negative")
         if self.checkpoint_kimg <= 0:
             raise GANConfigError(f"checkpoint_kimg={self.checkpoint_kimg!r} must be positive")
         if not 0.0 <= self.augment_p <= 1.0:
@@ -50,6 +61,19 @@ class TrainConfig:
         unknown = sorted(set(self.augment_ops) - set(ALL_OPS))
         if unknown:
             raise GANConfigError(f"augment_ops {unknown} are unknown; choose from {ALL_OPS}")
+
+    @classmethod
+    def default(cls, resolution: int, **overrides: Any) -> TrainConfig:
+        """The tuned defaults for one output size: `GANConfig.default(resolution)` and its R1 strength."""
+        values = {"gan": GANConfig.default(resolution), "r1_gamma": R1_GAMMA_BY_RESOLUTION.get(resolution, 1.0)}
+        return cls(**{**values, **overrides})
+
+    def lr_scale(self, nimg: int) -> float:
+        """The factor on lr_g and lr_d after `nimg` images."""
+        kimg = nimg / 1000.0
+        if self.lr_decay_kimg <= 0 or kimg <= self.lr_decay_kimg:
+            return 1.0
+        return (self.lr_decay_kimg / kimg) ** self.lr_decay_power
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

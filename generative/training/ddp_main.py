@@ -20,7 +20,6 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 
-from generative.nn.config import GANConfig
 from generative.training.checkpoint import list_checkpoints
 from generative.training.config import TrainConfig
 from generative.training.data import DatasetError
@@ -82,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.config is not None:
             config = TrainConfig.from_dict(json.loads(args.config.read_text()))
         else:
-            config = TrainConfig(gan=GANConfig.default(args.resolution))
+            config = TrainConfig.default(args.resolution)
         data = load_images(args.data, resolution=config.gan.resolution)
         common = {"dataset": data, "device": args.device, "on_progress": _print_progress}
         if list_checkpoints(args.run_dir):

@@ -168,6 +168,10 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         cfg, batch = self.config, self.config.batch_size
+        scale = cfg.lr_scale(self.nimg)
+        for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
         do_r1 = cfg.r1_gamma > 0 and self.step % cfg.r1_interval == 0
 
         # Discriminator: real vs fake, plus R1 on the reals every r1_interval steps (scaled up to match).

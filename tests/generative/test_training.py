@@ -18,6 +18,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from generative.nn.config import GANConfig
+from generative.nn.errors import GANConfigError
 from generative.training import checkpoint as ckpt_module
 from generative.training.checkpoint import (
     CheckpointError,
@@ -69,7 +70,8 @@ def assert_same_modules(a: Trainer, b: Trainer) -> None:
 
 @pytest.mark.parametrize("shared_fakes", [True, False])
 def test_resume_continues_exactly(tmp_path, shared_fakes):
-    config = tiny_config(shared_fakes=shared_fakes)
+    # The learning rate decays from the second step on, so the resumed half runs on the decayed rate too.
+    config = tiny_config(shared_fakes=shared_fakes, lr_decay_kimg=0.008)
     data = images()
     k = 6
     straight = Trainer(config=config, dataset=data, run_dir=tmp_path / "straight")
@@ -87,6 +89,39 @@ def test_resume_continues_exactly(tmp_path, shared_fakes):
     for name in ("opt_g", "opt_d"):
         sa, sb = getattr(straight, name).state_dict()["state"], getattr(resumed, name).state_dict()["state"]
         assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
+
+
+def test_learning_rate_decays_with_images_seen_and_old_checkpoints_keep_it_constant(tmp_path):
+    config = tiny_config(lr_decay_kimg=0.008, lr_decay_power=0.5)
+    assert config.lr_scale(0) == config.lr_scale(8) == 1.0
+    assert config.lr_scale(32) == pytest.approx(0.5)
+    assert tiny_config().lr_scale(10**9) == 1.0
+    trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
+    rates = []
+    for _ in range(5):
+        trainer.train_step()
+        rates.append((trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]))
+    # The rate of step i is set from the images seen before it: 0, 4, 8, 12 and 16.
+    expected = [config.lr_g * config.lr_scale(4 * i) for i in range(5)]
+    assert [g for g, _ in rates] == pytest.approx(expected) and [d for _, d in rates] == pytest.approx(expected)
+    assert rates[3][0] < rates[2][0] == config.lr_g
+    stored = config.to_dict()
+    del stored["lr_decay_kimg"], stored["lr_decay_power"]
+    assert TrainConfig.from_dict(stored).lr_scale(10**9) == 1.0
+    with pytest.raises(GANConfigError, match="lr_decay_kimg=-1"):
+        tiny_config(lr_decay_kimg=-1)
+
+
+def test_default_training_config_follows_the_resolution():
+    from generative.services.training import training_config
+
+    assert TrainConfig.default(32).r1_gamma == 4.0 and TrainConfig.default(32).gan == GANConfig.default(32)
+    assert TrainConfig.default(64).r1_gamma == TrainConfig().r1_gamma == 1.0
+    assert TrainConfig.default(32, r1_gamma=0.5, batch_size=8).r1_gamma == 0.5
+    # What the CLI, the jobs API and the task start from; an override still wins.
+    assert training_config(resolution=32).r1_gamma == 4.0
+    assert training_config(resolution=32, overrides={"r1_gamma": 1}).r1_gamma == 1.0
+    assert training_config(resolution=128).r1_gamma == 1.0
 
 
 def test_shared_fakes_run_the_generator_once_per_step_and_old_checkpoints_keep_two(tmp_path):
