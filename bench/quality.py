@@ -72,6 +72,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "gamma4": ({}, {"r1_gamma": 4.0}),
     "gamma1": ({}, {"r1_gamma": 1.0}),  # the 32 px default before run 6
     "mix0": ({}, {"style_mixing_prob": 0.0}),
+    # Run 6: what is left at 32 px is the finest level; does a discriminator that is wider there see more texture?
+    "dmin32": ({"d_channel_min": 32}, {}),
     "dcgan": None,
 }
 

@@ -32,6 +32,8 @@ class GANConfig:
     channel_max: int = 128
     # The narrowest layer: the highest-resolution blocks are never thinner than this.
     channel_min: int = 16
+    # The discriminator's narrowest layer, when it should be wider than the generator's (0: channel_min).
+    d_channel_min: int = 0
     num_classes: int = 0
     # Skip-layer excitation: a low-resolution block gates the channels of the block `sle_span`
     # octaves above it, giving the generator a short gradient path (FastGAN-style).
@@ -56,6 +58,8 @@ class GANConfig:
         for name in ("img_channels", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "channel_min"):
             if getattr(self, name) < 1:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be a positive integer")
+        if self.d_channel_min < 0:
+            raise GANConfigError(f"d_channel_min={self.d_channel_min!r} must be 0 (as channel_min) or more")
         if self.num_classes < 0:
             raise GANConfigError(f"num_classes={self.num_classes!r} must be 0 (unconditional) or more")
         if self.upsample not in UPSAMPLE_MODES:
@@ -92,6 +96,10 @@ class GANConfig:
 
     def channels(self, res: int) -> int:
         return max(min(self.channel_base // res, self.channel_max), self.channel_min)
+
+    def d_channels(self, res: int) -> int:
+        """The discriminator's width at feature-map size `res`."""
+        return max(self.channels(res), self.d_channel_min)
 
     @property
     def num_ws(self) -> int:

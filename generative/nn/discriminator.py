@@ -37,15 +37,15 @@ class Discriminator(nn.Module):
         self.config = config
         self.resolution, self.img_channels = config.resolution, config.img_channels
         self.mbstd_group = config.mbstd_group
-        self.from_rgb = EqualConv2d(config.img_channels, config.channels(config.resolution), kernel_size=1,
+        self.from_rgb = EqualConv2d(config.img_channels, config.d_channels(config.resolution), kernel_size=1,
                                     activate=True)
         blocks = []
         res = config.resolution
         while res > 4:
-            blocks.append(DiscriminatorBlock(config.channels(res), config.channels(res // 2)))
+            blocks.append(DiscriminatorBlock(config.d_channels(res), config.d_channels(res // 2)))
             res //= 2
         self.blocks = nn.ModuleList(blocks)
-        c4 = config.channels(4)
+        c4 = config.d_channels(4)
         self.conv4 = EqualConv2d(c4 + 1, c4, activate=True, input_gain=LRELU_GAIN)
         self.fc = EqualLinear(c4 * 16, c4, activate=True, input_gain=LRELU_GAIN)
         self.out = EqualLinear(c4, 1, input_gain=LRELU_GAIN)

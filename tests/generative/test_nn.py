@@ -80,6 +80,21 @@ def test_channel_min_widens_only_the_narrow_high_resolution_layers():
     assert GANConfig.from_dict(legacy).channels(64) == 16
 
 
+def test_d_channel_min_widens_the_discriminator_only():
+    base = GANConfig.default(32)
+    wide_d = dataclasses.replace(base, d_channel_min=32)
+    assert [wide_d.d_channels(r) for r in (4, 8, 16, 32)] == [128, 64, 32, 32]
+    assert [base.d_channels(r) for r in (4, 8, 16, 32)] == [base.channels(r) for r in (4, 8, 16, 32)]
+    D, G = Discriminator(wide_d), Generator(wide_d)
+    assert D.from_rgb.weight.shape[0] == 32 and D.blocks[0].conv0.weight.shape[:2] == (32, 32)
+    assert G.synthesis.to_rgb.weight.shape[1] == base.channels(32) == 16
+    assert D(torch.zeros(2, 3, 32, 32)).shape == (2,)
+    legacy = {k: v for k, v in wide_d.to_dict().items() if k != "d_channel_min"}
+    assert GANConfig.from_dict(legacy).d_channel_min == 0
+    with pytest.raises(GANConfigError, match="d_channel_min=-1"):
+        dataclasses.replace(base, d_channel_min=-1)
+
+
 def test_deterministic_under_seed():
     cfg = tiny()
     z = torch.randn(3, cfg.z_dim, generator=torch.Generator().manual_seed(5))
