@@ -173,7 +173,7 @@ def throughput(out: Path, data: torch.Tensor, seconds: float, *, resolutions: li
         for batch in batches:
             try:
                 images = torch.nn.functional.interpolate(data[:256].float(), size=(res, res)).to(torch.uint8)
-                config = TrainConfig(gan=GANConfig.default(res), batch_size=batch, checkpoint_kimg=1e6)
+                config = TrainConfig.default(res, batch_size=batch, checkpoint_kimg=1e6)
                 trainer = Trainer(config=config, dataset=images, run_dir=Path(tempfile.mkdtemp()), device=DEVICE)
                 ours = rate(trainer.train_step, batch)
                 row = {"ours_img_s": round(ours, 1)}

@@ -107,7 +107,7 @@ def bench_ours(resolution: int, *, seconds: float, channel_base: int | None = No
     gan = GANConfig.default(resolution)
     if channel_base is not None:
         gan = dataclasses.replace(gan, channel_base=channel_base)
-    config = TrainConfig(gan=gan, batch_size=BATCH[resolution], checkpoint_kimg=1e6)
+    config = TrainConfig.default(resolution, gan=gan, batch_size=BATCH[resolution], checkpoint_kimg=1e6)
     trainer = Trainer(config=config, dataset=_images(256, resolution), run_dir=Path(tempfile.mkdtemp()), device="cpu")
     trainer.train_step()  # warm-up (step 0 also runs R1); timed steps run R1 on one step in r1_interval
     result = _timed(trainer.train_step, seconds=seconds)

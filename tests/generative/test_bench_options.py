@@ -1,0 +1,23 @@
+"""The hand-run benchmarks refuse a bad option before any training starts, naming the option."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("script", "args", "message"), [
+    ("quality.py", ["--draws", "0"], "--draws 0: score at least one sample set per model"),
+    ("quality_curves.py", ["--variant", "current", "--draws", "0"], "--draws 0: score at least one sample set per point"),
+    ("train.py", ["--also-channel-base", "512", "0"], "--also-channel-base [0]: channel_base must be a positive integer"),
+])
+def test_bench_script_refuses_bad_option(script, args, message):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.returncode == 2
+    assert message in proc.stderr
