@@ -74,6 +74,14 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "mix0": ({}, {"style_mixing_prob": 0.0}),
     # Run 6: what is left at 32 px is the finest level; does a discriminator that is wider there see more texture?
     "dmin32": ({"d_channel_min": 32}, {}),
+    # Run 7: fine texture. RGB skips (StyleGAN2's skip generator) leave the top block only detail to add.
+    "skips": ({"rgb_skips": True}, {}),
+    # The EMA copy's horizon grows to 10 kimg by 200 kimg; the raw generator's finest level beats it.
+    "ema4": ({}, {"ema_kimg": 4.0}),
+    "skips-ema4": ({"rgb_skips": True}, {"ema_kimg": 4.0}),
+    # ... and a discriminator whose blocks downsample with a learned 4x4 stride-2 conv (as the DCGAN's do).
+    "dstride": ({"d_downsample": "stride"}, {}),
+    "dstride-dmin32": ({"d_downsample": "stride", "d_channel_min": 32}, {}),
     "dcgan": None,
 }
 
@@ -98,8 +106,9 @@ class OursRunner:
         return self.trainer.config.batch_size
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int) -> torch.Tensor:
-        g = self.trainer.G_ema.eval()
+    def sample(self, n: int, *, seed: int, ema: bool = True) -> torch.Tensor:
+        """n images from fixed latents; `ema=False` samples the raw (trained) generator instead."""
+        g = (self.trainer.G_ema if ema else self.trainer.G).eval()
         z = torch.randn(n, g.config.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
         return torch.cat([g(z[i : i + 64]).cpu() for i in range(0, n, 64)]).contiguous().clamp(-1, 1)
 

@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path,
                         help="a rendered emoji-*.npy from the cache (its .json beside it), for machines without "
                              "the font")
+    parser.add_argument("--also-raw", action="store_true",
+                        help="score the raw generator too (a second row per point), not only its EMA copy")
     args = parser.parse_args()
     if args.draws < 1:
         parser.error(f"--draws {args.draws}: score at least one sample set per point")
@@ -84,14 +86,18 @@ def main() -> None:
         spent += time.perf_counter() - start
         if seen >= next_eval:
             next_eval += args.every * 1000
-            m = evaluate_draws(real_held, lambda i: runner.sample(len(real_held), seed=args.seed + 1 + i),
-                               draws=args.draws, encoder=encoder, seed=args.split_seed)
-            fake = runner.sample(64, seed=args.seed + 1)
-            levels = " / ".join(f"{m[k]:.1f}" for k in sorted((k for k in m if k.startswith("swd_") and k[4:].isdigit()),
-                                                              key=lambda k: -int(k[4:])))
             p = runner.trainer.ada.p if isinstance(runner, OursRunner) else float("nan")
-            print(f"| {args.variant} | {args.res} | {args.seed} | {seen / 1000:.0f} | {m['swd_mean']:.1f} ({m['swd_mean_sd']:.1f}) | {levels} | "
-                  f"{m['kid']:.4f} | {m['precision']:.2f} | {m['recall']:.2f} | {p:.3f} | {spent:.0f} |", flush=True)
+            rows = [(args.variant, {})]
+            if args.also_raw and isinstance(runner, OursRunner):
+                rows.append((f"{args.variant} (raw G)", {"ema": False}))
+            for label, kwargs in rows:
+                m = evaluate_draws(real_held, lambda i, kw=kwargs: runner.sample(len(real_held), seed=args.seed + 1 + i, **kw),
+                                   draws=args.draws, encoder=encoder, seed=args.split_seed)
+                levels = " / ".join(f"{m[k]:.1f}" for k in sorted((k for k in m if k.startswith("swd_") and k[4:].isdigit()),
+                                                                  key=lambda k: -int(k[4:])))
+                print(f"| {label} | {args.res} | {args.seed} | {seen / 1000:.0f} | {m['swd_mean']:.1f} ({m['swd_mean_sd']:.1f}) | "
+                      f"{levels} | {m['kid']:.4f} | {m['precision']:.2f} | {m['recall']:.2f} | {p:.3f} | {spent:.0f} |", flush=True)
+            fake = runner.sample(64, seed=args.seed + 1)
             grid_image(fake).save(args.out / f"curve-{args.res}-{args.variant}-s{args.seed}.png")
 
 

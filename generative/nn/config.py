@@ -13,6 +13,7 @@ from generative.nn.errors import GANConfigError
 
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 UPSAMPLE_MODES = ("nearest", "bilinear")
+D_DOWNSAMPLE_MODES = ("pool", "stride")
 OUTPUT_HEADS = ("tanh", "linear")
 # Fields added after the first release, with the value that release behaved as: a stored config
 # without them describes a network built that way, so it must load as one.
@@ -34,6 +35,10 @@ class GANConfig:
     channel_min: int = 16
     # The discriminator's narrowest layer, when it should be wider than the generator's (0: channel_min).
     d_channel_min: int = 0
+    # How a discriminator block halves its feature map. "pool": 2x2 average, then the block's second
+    # 3x3 convolution at half size (cheap, but only one convolution ever sees the full-size grid).
+    # "stride": the second convolution is a learned 4x4, stride-2 one that reads the full-size grid.
+    d_downsample: str = "pool"
     num_classes: int = 0
     # Skip-layer excitation: a low-resolution block gates the channels of the block `sle_span`
     # octaves above it, giving the generator a short gradient path (FastGAN-style).
@@ -46,6 +51,10 @@ class GANConfig:
     # come out exactly flat. A linear head ("linear", the first release) leaves a faint ripple there
     # that the discriminator hardly penalises and sample statistics do (measured: bench/RESULTS_quality.md).
     output: str = "tanh"
+    # RGB skips (StyleGAN2's "skip" generator): every block below the top also has a toRGB, and the
+    # image is the sum of all of them, each upsampled (bilinear) to full size. Low octaves then come
+    # from low-resolution blocks, and the top block only adds detail.
+    rgb_skips: bool = False
     mbstd_group: int = 4
     lr_multiplier_mapping: float = 0.01
     w_avg_beta: float = 0.995
@@ -60,6 +69,8 @@ class GANConfig:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be a positive integer")
         if self.d_channel_min < 0:
             raise GANConfigError(f"d_channel_min={self.d_channel_min!r} must be 0 (as channel_min) or more")
+        if self.d_downsample not in D_DOWNSAMPLE_MODES:
+            raise GANConfigError(f"d_downsample={self.d_downsample!r} is unknown; choose one of {D_DOWNSAMPLE_MODES}")
         if self.num_classes < 0:
             raise GANConfigError(f"num_classes={self.num_classes!r} must be 0 (unconditional) or more")
         if self.upsample not in UPSAMPLE_MODES:

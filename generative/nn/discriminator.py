@@ -13,19 +13,25 @@ from generative.nn.layers import LRELU_GAIN, EqualConv2d, EqualLinear, downsampl
 
 
 class DiscriminatorBlock(nn.Module):
-    """Two 3x3 convolutions and a 2x downsample, with a 1x1 shortcut (res -> res / 2)."""
+    """Two convolutions and a 2x downsample, with a 1x1 shortcut (res -> res / 2).
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    ``downsample="pool"`` averages 2x2 and then runs the second 3x3 conv at a quarter of the pixels;
+    ``"stride"`` makes the second conv a 4x4 stride-2 one, which reads the full-size grid itself.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *, downsample: str = "pool") -> None:
         super().__init__()
         self.conv0 = EqualConv2d(in_channels, in_channels, activate=True, input_gain=LRELU_GAIN)
-        self.conv1 = EqualConv2d(in_channels, out_channels, activate=True, input_gain=LRELU_GAIN)
+        self.strided = downsample == "stride"
+        self.conv1 = EqualConv2d(in_channels, out_channels, activate=True, input_gain=LRELU_GAIN,
+                                 kernel_size=4 if self.strided else 3, stride=2 if self.strided else 1)
         # Without the gain, the shortcut stays at the same (un-gained) scale as the residual branch.
         self.skip = EqualConv2d(in_channels, out_channels, kernel_size=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.skip(downsample2x(x))
-        # Downsampling before the second conv does its work at a quarter of the pixels.
-        x = self.conv1(downsample2x(self.conv0(x)))
+        x = self.conv0(x)
+        x = self.conv1(x if self.strided else downsample2x(x))
         return (x + y) * (1.0 / math.sqrt(2.0))
 
 
@@ -42,7 +48,8 @@ class Discriminator(nn.Module):
         blocks = []
         res = config.resolution
         while res > 4:
-            blocks.append(DiscriminatorBlock(config.d_channels(res), config.d_channels(res // 2)))
+            blocks.append(DiscriminatorBlock(config.d_channels(res), config.d_channels(res // 2),
+                                             downsample=config.d_downsample))
             res //= 2
         self.blocks = nn.ModuleList(blocks)
         c4 = config.d_channels(4)

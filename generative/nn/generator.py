@@ -94,6 +94,12 @@ class SynthesisNetwork(nn.Module):
         self.to_rgb = ModulatedConv2d(channels[config.resolution], config.img_channels, w_dim=config.w_dim,
                                       kernel_size=1, demodulate=False, activate=False)
         self.output = config.output
+        # Below-top toRGBs for RGB skips, keyed by the feature-map size they read.
+        self.rgb_skips = nn.ModuleDict()
+        if config.rgb_skips:
+            for res in (4, *config.block_resolutions[:-1]):
+                self.rgb_skips[str(res)] = ModulatedConv2d(channels[res], config.img_channels, w_dim=config.w_dim,
+                                                           kernel_size=1, demodulate=False, activate=False)
         # Each excitation gates the block `sle_span` octaves above its source; index by target block.
         self.sle_sources: dict[int, int] = {}
         self.sle = nn.ModuleDict()
@@ -111,6 +117,8 @@ class SynthesisNetwork(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         x = self.conv4(x, ws[:, 0])
         feats = {4: x}
+        # A toRGB reads the w of the layer after it (the last toRGB has its own), as in StyleGAN2.
+        rgb = self.rgb_skips["4"](x, ws[:, 1]) if self.rgb_skips else None
         res = 4
         for i, block in enumerate(self.blocks):
             res *= 2
@@ -118,7 +126,13 @@ class SynthesisNetwork(nn.Module):
             if res in self.sle_sources:
                 x = self.sle[str(res)](feats[self.sle_sources[res]], x)
             feats[res] = x
+            if rgb is not None:
+                rgb = upsample2x(rgb, "bilinear")
+                if str(res) in self.rgb_skips:
+                    rgb = rgb + self.rgb_skips[str(res)](x, ws[:, 3 + 2 * i])
         img = self.to_rgb(x, ws[:, -1])
+        if rgb is not None:
+            img = img + rgb
         return torch.tanh(img) if self.output == "tanh" else img
 
 

@@ -43,16 +43,18 @@ class EqualLinear(nn.Module):
 
 class EqualConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int = 3, bias: bool = True,
-                 activate: bool = False, input_gain: float = 1.0) -> None:
+                 activate: bool = False, input_gain: float = 1.0, stride: int = 1) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_gain = input_gain / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.padding = kernel_size // 2
+        # Odd kernels keep the size; a 4x4 kernel with stride 2 halves it exactly (padding 1).
+        self.padding = (kernel_size - stride + 1) // 2
+        self.stride = stride
         self.activate = activate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
+        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, stride=self.stride, padding=self.padding)
         return lrelu(x) if self.activate else x
 
 

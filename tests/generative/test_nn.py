@@ -321,3 +321,67 @@ def test_upsampling_modes():
     b.load_state_dict(a.state_dict())
     z = torch.randn(2, 16)
     assert not torch.allclose(a(z), b(z))
+
+
+def test_rgb_skips_sum_an_rgb_image_from_every_block():
+    from generative.nn.layers import upsample2x
+
+    cfg = tiny(rgb_skips=True, output="linear")
+    G = seeded(Generator, cfg)
+    synthesis = G.synthesis
+    assert sorted(synthesis.rgb_skips, key=int) == ["4", "8", "16"]
+    plain = Generator(tiny(output="linear"))
+    assert not plain.synthesis.rgb_skips
+    # Everything but the skips' toRGBs is the same network, so the weights load into the plain one.
+    plain.load_state_dict({k: v for k, v in G.state_dict().items() if ".rgb_skips." not in k})
+    ws = G.mapping(torch.randn(2, cfg.z_dim, generator=torch.Generator().manual_seed(3)))
+    with torch.no_grad():
+        # Silence the 4, 8 and 16 px toRGBs but one: the difference to the plain network is that
+        # one image, upsampled bilinearly to full size.
+        for key, layer in synthesis.rgb_skips.items():
+            if key != "8":
+                layer.weight.zero_()
+                layer.bias.zero_()
+        difference = G.synthesis(ws) - plain.synthesis(ws)
+        x = synthesis.conv4(synthesis.const.expand(2, -1, -1, -1), ws[:, 0])
+        x = synthesis.blocks[0](x, ws[:, 1], ws[:, 2])  # 8 px: no excitation gates it (span 3)
+        assert 8 not in synthesis.sle_sources
+        expected = upsample2x(upsample2x(synthesis.rgb_skips["8"](x, ws[:, 3]), "bilinear"), "bilinear")
+    torch.testing.assert_close(difference, expected, rtol=1e-4, atol=1e-5)
+    assert difference.abs().max() > 0.01
+    # Configs stored before the field existed describe the plain generator.
+    stored = cfg.to_dict()
+    del stored["rgb_skips"]
+    assert GANConfig.from_dict(stored).rgb_skips is False
+
+
+def test_strided_discriminator_blocks_read_the_full_size_grid():
+    from torch.nn import functional as F
+
+    from generative.nn.discriminator import DiscriminatorBlock
+    from generative.nn.layers import EqualConv2d, downsample2x
+
+    for kernel, stride, size in ((1, 1, 8), (3, 1, 8), (4, 2, 4)):
+        assert EqualConv2d(2, 2, kernel_size=kernel, stride=stride)(torch.randn(1, 2, 8, 8)).shape[-1] == size
+    torch.manual_seed(0)
+    block = DiscriminatorBlock(4, 8, downsample="stride")
+    assert block.conv1.weight.shape == (8, 4, 4, 4)
+    x = torch.randn(2, 4, 8, 8)
+    h = block.conv0(x)
+    conv1 = F.leaky_relu(F.conv2d(h, block.conv1.weight * block.conv1.weight_gain, block.conv1.bias, stride=2,
+                                  padding=1), 0.2)
+    expected = (conv1 + block.skip(downsample2x(x))) / 2**0.5
+    torch.testing.assert_close(block(x), expected)
+    # A pattern that 2x2 pooling erases (a one-pixel checkerboard) reaches the strided conv's output
+    # unchanged in size; the pooled block sees only what conv0 made of it.
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None, :]).remainder(2).float()[None, None] * 2 - 1
+    assert downsample2x(checker).abs().max() == 0
+    cfg = tiny(d_downsample="stride")
+    D = seeded(Discriminator, cfg)
+    assert all(b.strided for b in D.blocks) and D(torch.randn(3, 3, 32, 32)).shape == (3,)
+    assert not any(b.strided for b in Discriminator(tiny()).blocks)
+    with pytest.raises(GANConfigError, match="d_downsample='max'"):
+        tiny(d_downsample="max")
+    stored = cfg.to_dict()
+    del stored["d_downsample"]
+    assert GANConfig.from_dict(stored).d_downsample == "pool"
