@@ -75,7 +75,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 6: what is left at 32 px is the finest level; does a discriminator that is wider there see more texture?
     "dmin32": ({"d_channel_min": 32}, {}),
     # Run 7: fine texture. RGB skips (StyleGAN2's skip generator) leave the top block only detail to add.
-    "skips": ({"rgb_skips": True}, {}),
+    "skips": ({"rgb_skips": True}, {}),  # the 32 px default since run 7
+    "noskips": ({"rgb_skips": False}, {}),  # the 32 px default before run 7
     # The EMA copy's horizon grows to 10 kimg by 200 kimg; the raw generator's finest level beats it.
     "ema4": ({}, {"ema_kimg": 4.0}),
     "skips-ema4": ({"rgb_skips": True}, {"ema_kimg": 4.0}),

@@ -14,6 +14,8 @@ from generative.nn.errors import GANConfigError
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 UPSAMPLE_MODES = ("nearest", "bilinear")
 D_DOWNSAMPLE_MODES = ("pool", "stride")
+# Output sizes whose default generator sums RGB skips (bench/RESULTS_quality.md, run 7).
+RGB_SKIPS_BY_DEFAULT = frozenset({32})
 OUTPUT_HEADS = ("tanh", "linear")
 # Fields added after the first release, with the value that release behaved as: a stored config
 # without them describes a network built that way, so it must load as one.
@@ -94,7 +96,10 @@ class GANConfig:
                 f"resolution={resolution!r} has no default; choose one of {SUPPORTED_RESOLUTIONS}"
             )
         base, cmax = widths[resolution]
-        return cls(resolution=resolution, channel_base=base, channel_max=cmax)
+        # RGB skips halved the 32 px finest SWD level in 20-minute runs side by side (run 7); not
+        # measured at larger sizes yet.
+        return cls(resolution=resolution, channel_base=base, channel_max=cmax,
+                   rgb_skips=resolution in RGB_SKIPS_BY_DEFAULT)
 
     @property
     def log2_res(self) -> int:

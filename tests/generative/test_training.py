@@ -44,7 +44,7 @@ def _one_thread():
 
 def tiny_config(**overrides) -> TrainConfig:
     gan = GANConfig(resolution=32, channel_base=256, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2,
-                    num_classes=overrides.pop("num_classes", 0))
+                    num_classes=overrides.pop("num_classes", 0), rgb_skips=overrides.pop("rgb_skips", False))
     values = {"gan": gan, "batch_size": 4, "r1_interval": 2, "augment_p": 0.2, "ada_interval": 1,
               "ada_speed_kimg": 0.5, "checkpoint_kimg": 1.0, "sample_count": 4, "ema_kimg": 0.01}
     values.update(overrides)
@@ -251,8 +251,9 @@ def test_trains_from_a_dataset_of_float_images_with_labels(tmp_path):
     assert trainer.step == 1
 
 
-def test_export_loads_and_generates(tmp_path):
-    config = tiny_config()
+@pytest.mark.parametrize("rgb_skips", [False, True])
+def test_export_loads_and_generates(tmp_path, rgb_skips):
+    config = tiny_config(rgb_skips=rgb_skips)
     trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
     trainer.train(until_kimg=kimg_for(2, config))
     path = export_generator(checkpoint=latest_checkpoint(tmp_path), path=tmp_path / "g.pt")
@@ -266,11 +267,12 @@ def test_export_loads_and_generates(tmp_path):
     torch.testing.assert_close(average[0], average[2])
 
 
-def test_onnx_export_matches_torch(tmp_path):
+@pytest.mark.parametrize("rgb_skips", [False, True])
+def test_onnx_export_matches_torch(tmp_path, rgb_skips):
     onnx = pytest.importorskip("onnx")
     from onnx.reference import ReferenceEvaluator
 
-    config = tiny_config()
+    config = tiny_config(rgb_skips=rgb_skips)
     trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
     trainer.train(until_kimg=kimg_for(1, config))
     path = export_generator_onnx(checkpoint=latest_checkpoint(tmp_path), path=tmp_path / "g.onnx")
