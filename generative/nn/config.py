@@ -96,8 +96,8 @@ class GANConfig:
                 f"resolution={resolution!r} has no default; choose one of {SUPPORTED_RESOLUTIONS}"
             )
         base, cmax = widths[resolution]
-        # RGB skips halved the 32 px finest SWD level in 20-minute runs side by side (run 7); not
-        # measured at larger sizes yet.
+        # RGB skips halved the 32 px finest SWD level in 20-minute runs side by side (run 7); at 64 px
+        # they were worse (one seed), and 128/256 px are not measured.
         return cls(resolution=resolution, channel_base=base, channel_max=cmax,
                    rgb_skips=resolution in RGB_SKIPS_BY_DEFAULT)
 
