@@ -77,7 +77,7 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 7: fine texture. RGB skips (StyleGAN2's skip generator) leave the top block only detail to add.
     "skips": ({"rgb_skips": True}, {}),  # the 32 px default since run 7
     "noskips": ({"rgb_skips": False}, {}),  # the 32 px default before run 7
-    # The EMA copy's horizon grows to 10 kimg by 200 kimg; the raw generator's finest level beats it.
+    # The EMA copy's horizon grows to 10 kimg by 200 kimg: does capping it keep more fine detail?
     "ema4": ({}, {"ema_kimg": 4.0}),
     "skips-ema4": ({"rgb_skips": True}, {"ema_kimg": 4.0}),
     # ... and a discriminator whose blocks downsample with a learned 4x4 stride-2 conv (as the DCGAN's do).
@@ -109,7 +109,8 @@ class OursRunner:
     @torch.no_grad()
     def sample(self, n: int, *, seed: int, ema: bool = True) -> torch.Tensor:
         """n images from fixed latents; `ema=False` samples the raw (trained) generator instead."""
-        g = (self.trainer.G_ema if ema else self.trainer.G).eval()
+        # The trained G is sampled as it is: switching its mode would leak into the training steps.
+        g = self.trainer.G_ema.eval() if ema else self.trainer.G
         z = torch.randn(n, g.config.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
         return torch.cat([g(z[i : i + 64]).cpu() for i in range(0, n, 64)]).contiguous().clamp(-1, 1)
 

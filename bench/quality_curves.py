@@ -55,6 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.draws < 1:
         parser.error(f"--draws {args.draws}: score at least one sample set per point")
+    if args.also_raw and VARIANTS[args.variant] is None:
+        parser.error(f"--also-raw: the {args.variant} variant has no EMA copy to tell apart from a raw generator")
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
 
