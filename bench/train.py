@@ -7,6 +7,13 @@ same run), and the peak RSS of a fresh process doing only that training.
 
     .venv/bin/python bench/train.py                 # everything, a few minutes
     .venv/bin/python bench/train.py --resolutions 64 --seconds 20
+    .venv/bin/python bench/train.py --resolutions 64 --ddp 2    # + our default as 2 one-thread Gloo ranks
+
+`--ddp N` adds a row for our default trained the way a worker with `DDP_PROCESSES=N` trains it: N
+processes launched by torchrun (one thread each, gradients all-reduced over Gloo), the default batch
+split between them so the global batch (and so the training) stays the same. Its FLOP rate is the
+sum over ranks; its share divides by the same all-core peak as every other row; its peak RSS is the
+sum of the ranks' (an upper bound: pages the ranks share are counted once per rank).
 """
 
 from __future__ import annotations
@@ -124,6 +131,54 @@ def _dcgan_base(target_params: int, resolution: int) -> int:
     return min(range(64, 1025, 32), key=lambda b: abs(count(b) - target_params))
 
 
+def bench_ours_ddp(resolution: int, *, seconds: float, batch_per_rank: int) -> dict | None:
+    """One torchrun rank of the `--ddp` row; rank 0 returns the whole row, the others None."""
+    import torch.distributed as dist
+
+    from generative.training import distributed as ddp
+
+    dist.init_process_group("gloo")
+    try:
+        rank, world = ddp.world()
+        config = TrainConfig.default(resolution, batch_size=batch_per_rank, checkpoint_kimg=1e6)
+        trainer = Trainer(config=config, dataset=_images(256, resolution), run_dir=Path(tempfile.mkdtemp()),
+                          device="cpu")
+        trainer.train_step()
+        ddp.barrier()
+        steps, start = 0, time.perf_counter()
+        with FlopCount() as counter:
+            # Every rank must run the same number of steps (each step all-reduces), so they agree on when to stop.
+            while not ddp.any_true(time.perf_counter() - start >= seconds and steps >= 3, device=trainer.device):
+                trainer.train_step()
+                steps += 1
+        elapsed = time.perf_counter() - start
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        flops, rss_sum = ddp.sum_floats(float(counter.total), rss_mb, device=trainer.device)
+        elapsed_max = max(float(e) for e in ddp.gather_objects(elapsed))
+        params = sum(p.numel() for m in (trainer.G, trainer.D) for p in m.parameters())
+    finally:
+        dist.destroy_process_group()
+    if rank != 0:
+        return None
+    return {"model": f"brandforge, {world} ranks x 1 thread", "resolution": resolution,
+            "batch": f"{world}x{batch_per_rank}", "params_m": params / 1e6, "steps": steps, "seconds": elapsed_max,
+            "images_per_s": steps * batch_per_rank * world / elapsed_max, "gflops_per_step": flops / steps / 1e9,
+            "gflop_per_s": flops / elapsed_max / 1e9, "peak_rss_mb": rss_sum}
+
+
+def _run_ddp(resolution: int, *, seconds: float, processes: int, batch_per_rank: int) -> dict:
+    """The `--ddp` row: torchrun as the worker launches it, between two all-core peak measurements."""
+    peak_before = matmul_peak_gflops(seconds=2.0)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+           __file__, "--child", "ours-ddp", "--resolutions", str(resolution), "--seconds", str(seconds),
+           "--threads", "1", "--batch", str(batch_per_rank)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    result = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    result["peak_gflop_per_s"] = (peak_before + matmul_peak_gflops(seconds=2.0)) / 2
+    return result
+
+
 def bench_dcgan(resolution: int, *, seconds: float, target_params: int) -> dict:
     torch.manual_seed(0)
     base = _dcgan_base(target_params, resolution)
@@ -156,6 +211,11 @@ def bench_dcgan(resolution: int, *, seconds: float, target_params: int) -> dict:
 
 
 def _child(args: argparse.Namespace) -> None:
+    if args.child == "ours-ddp":
+        result = bench_ours_ddp(args.resolutions[0], seconds=args.seconds, batch_per_rank=BATCH[args.resolutions[0]])
+        if result is not None:
+            print(json.dumps(result))
+        return
     if args.child == "ours":
         result = bench_ours(args.resolutions[0], seconds=args.seconds, channel_base=args.child_channel_base)
     else:
@@ -181,7 +241,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="timed training per model and size")
     parser.add_argument("--batch", type=int, help="batch size for every resolution (default: 32, 32, 16)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
-    parser.add_argument("--child", choices=["ours", "dcgan"], help=argparse.SUPPRESS)
+    parser.add_argument("--ddp", type=int, default=0, metavar="N",
+                        help="extra row: our default trained by N one-thread Gloo ranks under torchrun, "
+                             "the default batch split between them")
+    parser.add_argument("--child", choices=["ours", "ours-ddp", "dcgan"], help=argparse.SUPPRESS)
     parser.add_argument("--target-params", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--child-channel-base", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--also-channel-base", type=int, nargs="*", default=[],
@@ -190,9 +253,14 @@ def main() -> None:
     bad = [cb for cb in args.also_channel_base if cb < 1]
     if bad:
         parser.error(f"--also-channel-base {bad}: channel_base must be a positive integer")
+    if args.ddp == 1 or args.ddp < 0:
+        parser.error(f"--ddp {args.ddp}: give 2 or more processes (0 leaves the row out)")
     torch.set_num_threads(args.threads)
     if args.batch:
         BATCH.update(dict.fromkeys(BATCH, args.batch))
+    uneven = [res for res in args.resolutions if args.ddp and BATCH[res] % args.ddp]
+    if uneven:
+        parser.error(f"--ddp {args.ddp}: the batch at {uneven} px does not split evenly into {args.ddp} ranks")
     if args.child:
         _child(args)
         return
@@ -211,6 +279,8 @@ def main() -> None:
         ours = _run_child("ours", res, seconds=args.seconds)
         dcgan = _run_child("dcgan", res, seconds=args.seconds, target_params=int(ours["params_m"] * 1e6))
         others = [_run_child("ours", res, seconds=args.seconds, channel_base=cb) for cb in args.also_channel_base]
+        if args.ddp:
+            others.append(_run_ddp(res, seconds=args.seconds, processes=args.ddp, batch_per_rank=BATCH[res] // args.ddp))
         for r in (ours, dcgan, *others):
             share = 100 * r["gflop_per_s"] / r["peak_gflop_per_s"]
             print(f"| {r['model']} | {r['resolution']} | {r['batch']} | {r['params_m']:.2f} | {r['steps']} "
