@@ -9,11 +9,12 @@ same run), and the peak RSS of a fresh process doing only that training.
     .venv/bin/python bench/train.py --resolutions 64 --seconds 20
     .venv/bin/python bench/train.py --resolutions 64 --ddp 2    # + our default as 2 one-thread Gloo ranks
 
-`--ddp N` adds a row for our default trained the way a worker with `DDP_PROCESSES=N` trains it: N
-processes launched by torchrun (one thread each, gradients all-reduced over Gloo), the default batch
-split between them so the global batch (and so the training) stays the same. Its FLOP rate is the
-sum over ranks; its share divides by the same all-core peak as every other row; its peak RSS is the
-sum of the ranks' (an upper bound: pages the ranks share are counted once per rank).
+`--ddp N` adds a row for our default trained as a worker with `GENERATIVE_DDP_PROCESSES=N` trains it:
+N processes launched by torchrun (one thread each, gradients all-reduced over Gloo). By default the
+default batch is split between them, so the global batch (and so the training) stays the same;
+`--ddp-batch B` sets the batch per rank instead (the worker uses the run's batch_size per rank). Its
+FLOP rate is the sum over ranks; its share divides by the same all-core peak as every other row; its
+peak RSS is the sum of the ranks' (an upper bound: pages the ranks share are counted once per rank).
 """
 
 from __future__ import annotations
@@ -244,6 +245,7 @@ def main() -> None:
     parser.add_argument("--ddp", type=int, default=0, metavar="N",
                         help="extra row: our default trained by N one-thread Gloo ranks under torchrun, "
                              "the default batch split between them")
+    parser.add_argument("--ddp-batch", type=int, help="batch per rank for the --ddp row (default: the batch / N)")
     parser.add_argument("--child", choices=["ours", "ours-ddp", "dcgan"], help=argparse.SUPPRESS)
     parser.add_argument("--target-params", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--child-channel-base", type=int, help=argparse.SUPPRESS)
@@ -258,7 +260,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.batch:
         BATCH.update(dict.fromkeys(BATCH, args.batch))
-    uneven = [res for res in args.resolutions if args.ddp and BATCH[res] % args.ddp]
+    if args.ddp_batch is not None and args.ddp_batch < 1:
+        parser.error(f"--ddp-batch {args.ddp_batch}: the batch per rank must be at least 1")
+    uneven = [res for res in args.resolutions if args.ddp and not args.ddp_batch and BATCH[res] % args.ddp]
     if uneven:
         parser.error(f"--ddp {args.ddp}: the batch at {uneven} px does not split evenly into {args.ddp} ranks")
     if args.child:
@@ -280,7 +284,8 @@ def main() -> None:
         dcgan = _run_child("dcgan", res, seconds=args.seconds, target_params=int(ours["params_m"] * 1e6))
         others = [_run_child("ours", res, seconds=args.seconds, channel_base=cb) for cb in args.also_channel_base]
         if args.ddp:
-            others.append(_run_ddp(res, seconds=args.seconds, processes=args.ddp, batch_per_rank=BATCH[res] // args.ddp))
+            others.append(_run_ddp(res, seconds=args.seconds, processes=args.ddp,
+                                   batch_per_rank=args.ddp_batch or BATCH[res] // args.ddp))
         for r in (ours, dcgan, *others):
             share = 100 * r["gflop_per_s"] / r["peak_gflop_per_s"]
             print(f"| {r['model']} | {r['resolution']} | {r['batch']} | {r['params_m']:.2f} | {r['steps']} "

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("quality_curves.py", ["--variant", "dcgan", "--also-raw"], "--also-raw: the dcgan variant has no EMA copy"),
     ("train.py", ["--ddp", "1"], "--ddp 1: give 2 or more processes"),
     ("train.py", ["--ddp", "3", "--resolutions", "32"], "--ddp 3: the batch at [32] px does not split evenly"),
+    ("train.py", ["--ddp", "2", "--ddp-batch", "0"], "--ddp-batch 0: the batch per rank must be at least 1"),
     ("swd_probe.py", ["--n", "5"], "--n 5 / --seeds 2: use at least 16 images and one seed"),
 ])
 def test_bench_script_refuses_bad_option(script, args, message):
