@@ -78,8 +78,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "skips": ({"rgb_skips": True}, {}),  # the 32 px default since run 7
     "noskips": ({"rgb_skips": False}, {}),  # the 32 px default before run 7
     # The EMA copy's horizon grows to 10 kimg by 200 kimg: does capping it keep more fine detail?
-    "ema4": ({}, {"ema_kimg": 4.0}),
+    "ema4": ({}, {"ema_kimg": 4.0}),  # the 32 px default since run 8
     "skips-ema4": ({"rgb_skips": True}, {"ema_kimg": 4.0}),
+    "ema10": ({}, {"ema_kimg": 10.0}),  # the 32 px default before run 8 (still the default at other sizes)
     # ... and a discriminator whose blocks downsample with a learned 4x4 stride-2 conv (as the DCGAN's do).
     "dstride": ({"d_downsample": "stride"}, {}),
     "dstride-dmin32": ({"d_downsample": "stride", "d_channel_min": 32}, {}),

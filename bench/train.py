@@ -157,6 +157,7 @@ def bench_ours_ddp(resolution: int, *, seconds: float, batch_per_rank: int) -> d
         flops, rss_sum = ddp.sum_floats(float(counter.total), rss_mb, device=trainer.device)
         elapsed_max = max(float(e) for e in ddp.gather_objects(elapsed))
         params = sum(p.numel() for m in (trainer.G, trainer.D) for p in m.parameters())
+        ddp.barrier()  # no rank tears Gloo down while another is still in a collective
     finally:
         dist.destroy_process_group()
     if rank != 0:

@@ -12,6 +12,9 @@ from generative.nn.errors import GANConfigError
 # R1 strength per output size where a measurement moved it off the 1.0 default: at 32 px, gamma 4 kept the
 # emoji curves from drifting off after 80 kimg where 1.0 did (bench/RESULTS_quality.md, run 6), and 0.1 was worse.
 R1_GAMMA_BY_RESOLUTION = {32: 4.0}
+# EMA half-life (kimg) per output size where a measurement moved it off the 10 kimg default: at 32 px a 4 kimg
+# half-life lowered the finest SWD level in both 20-minute seeds and at every curve point (RESULTS_quality.md, run 8).
+EMA_KIMG_BY_RESOLUTION = {32: 4.0}
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,9 @@ class TrainConfig:
 
     @classmethod
     def default(cls, resolution: int, **overrides: Any) -> TrainConfig:
-        """The tuned defaults for one output size: `GANConfig.default(resolution)` and its R1 strength."""
-        values = {"gan": GANConfig.default(resolution), "r1_gamma": R1_GAMMA_BY_RESOLUTION.get(resolution, 1.0)}
+        """The tuned defaults for one output size: `GANConfig.default(resolution)`, its R1 strength and EMA."""
+        values = {"gan": GANConfig.default(resolution), "r1_gamma": R1_GAMMA_BY_RESOLUTION.get(resolution, 1.0),
+                  "ema_kimg": EMA_KIMG_BY_RESOLUTION.get(resolution, cls.ema_kimg)}
         return cls(**{**values, **overrides})
 
     def lr_scale(self, nimg: int) -> float:

@@ -122,6 +122,10 @@ def test_default_training_config_follows_the_resolution():
     assert training_config(resolution=32).r1_gamma == 4.0
     assert training_config(resolution=32, overrides={"r1_gamma": 1}).r1_gamma == 1.0
     assert training_config(resolution=128).r1_gamma == 1.0
+    # A shorter EMA half-life at 32 px only (run 8); an override wins there too.
+    assert TrainConfig.default(32).ema_kimg == 4.0
+    assert TrainConfig.default(64).ema_kimg == TrainConfig().ema_kimg == 10.0
+    assert training_config(resolution=32, overrides={"ema_kimg": 20}).ema_kimg == 20.0
 
 
 def test_shared_fakes_run_the_generator_once_per_step_and_old_checkpoints_keep_two(tmp_path):
