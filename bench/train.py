@@ -174,9 +174,7 @@ def _run_ddp(resolution: int, *, seconds: float, processes: int, batch_per_rank:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
            __file__, "--child", "ours-ddp", "--resolutions", str(resolution), "--seconds", str(seconds),
            "--threads", "1", "--batch", str(batch_per_rank)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    result = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    result = _json_row(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"})
     result["peak_gflop_per_s"] = (peak_before + matmul_peak_gflops(seconds=2.0)) / 2
     return result
 
@@ -233,8 +231,16 @@ def _run_child(kind: str, resolution: int, *, seconds: float, target_params: int
            "--batch", str(BATCH[resolution])]
     if channel_base is not None:
         cmd += ["--child-channel-base", str(channel_base)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return _json_row(cmd)
+
+
+def _json_row(cmd: list[str], *, env: dict[str, str] | None = None) -> dict:
+    """The JSON row a child prints last; a failed child ends the benchmark with the end of its stderr."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not rows:
+        raise SystemExit(f"{' '.join(cmd[1:])} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(rows[-1])
 
 
 def main() -> None:
