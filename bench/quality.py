@@ -84,6 +84,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # ... and a discriminator whose blocks downsample with a learned 4x4 stride-2 conv (as the DCGAN's do).
     "dstride": ({"d_downsample": "stride"}, {}),
     "dstride-dmin32": ({"d_downsample": "stride", "d_channel_min": 32}, {}),
+    # Run 8: the finest level punishes 2x2 blockiness; with skips, does bilinear feature upsampling smooth it?
+    "bilinear": ({"upsample": "bilinear"}, {}),
     "dcgan": None,
 }
 
