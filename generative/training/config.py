@@ -68,7 +68,7 @@ class TrainConfig:
     @classmethod
     def default(cls, resolution: int, **overrides: Any) -> TrainConfig:
         """The tuned defaults for one output size: `GANConfig.default(resolution)`, its R1 strength and EMA."""
-        values = {"gan": GANConfig.default(resolution), "r1_gamma": R1_GAMMA_BY_RESOLUTION.get(resolution, 1.0),
+        values = {"gan": GANConfig.default(resolution), "r1_gamma": R1_GAMMA_BY_RESOLUTION.get(resolution, cls.r1_gamma),
                   "ema_kimg": EMA_KIMG_BY_RESOLUTION.get(resolution, cls.ema_kimg)}
         return cls(**{**values, **overrides})
 
