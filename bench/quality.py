@@ -86,6 +86,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "dstride-dmin32": ({"d_downsample": "stride", "d_channel_min": 32}, {}),
     # Run 8: the finest level punishes 2x2 blockiness; with skips, does bilinear feature upsampling smooth it?
     "bilinear": ({"upsample": "bilinear"}, {}),
+    # Run 9: D's subsampling anti-aliased with a binomial blur.
+    "dlowpass": ({"d_downsample": "lowpass"}, {}),
     "dcgan": None,
 }
 

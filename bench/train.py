@@ -3,7 +3,8 @@
 For the default 32/64/128 px configs it reports images/s, the FLOP rate a training step achieves
 (counted with torch.utils.flop_counter: convolutions and matrix products, forward and backward)
 as a share of the practical peak (the FP32 matmul rate torch reaches on all cores, measured in the
-same run), and the peak RSS of a fresh process doing only that training.
+same run), and the peak RSS of a fresh process doing only that training. The FLOPs are counted over
+one more cycle of the same steps after the timed ones, so counting costs the timed steps nothing.
 
     .venv/bin/python bench/train.py                 # everything, a few minutes
     .venv/bin/python bench/train.py --resolutions 64 --seconds 20
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from generative.nn.config import GANConfig  # noqa: E402
 from generative.nn.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from generative.training.config import TrainConfig  # noqa: E402
+from generative.training.memory import keep_freed_memory  # noqa: E402
 from generative.training.trainer import Trainer  # noqa: E402
 
 BATCH = {32: 32, 64: 32, 128: 16}
@@ -97,18 +99,32 @@ class FlopCount(TorchDispatchMode):
         return out
 
 
-def _timed(step, *, seconds: float, min_steps: int = 3) -> dict:
-    """Time `step` (counting its FLOPs) for about `seconds`, between two peak measurements."""
+def _timed(step, *, seconds: float, cycle: int = 1, min_steps: int = 3) -> dict:
+    """Time whole cycles of `step` for about `seconds` between two peak measurements, then count
+    the FLOPs of one more cycle.
+
+    A cycle is the period of the step's work: `r1_interval` steps for our GAN, whose R1 pass runs
+    on one step in each, so the timed and the counted steps hold the same share of R1 steps. The
+    FLOPs are counted apart from the timed steps because the counting mode runs Python code for
+    every op, which slowed a 64 px step by a quarter (136 to 170 ms, 2026-12-05).
+    """
     peak_before = matmul_peak_gflops(seconds=2.0)
     steps, start = 0, time.perf_counter()
-    with FlopCount() as counter:
-        while time.perf_counter() - start < seconds or steps < min_steps:
-            step()
-            steps += 1
+    while time.perf_counter() - start < seconds or steps < min_steps or steps % cycle:
+        step()
+        steps += 1
     elapsed = time.perf_counter() - start
     peak_after = matmul_peak_gflops(seconds=2.0)
-    return {"steps": steps, "seconds": elapsed, "gflops_per_step": counter.total / steps / 1e9,
-            "gflop_per_s": counter.total / elapsed / 1e9, "peak_gflop_per_s": (peak_before + peak_after) / 2}
+    flops_per_step = _flops_per_step(step, cycle)
+    return {"steps": steps, "seconds": elapsed, "gflops_per_step": flops_per_step / 1e9,
+            "gflop_per_s": flops_per_step * steps / elapsed / 1e9, "peak_gflop_per_s": (peak_before + peak_after) / 2}
+
+
+def _flops_per_step(step, cycle: int) -> float:
+    with FlopCount() as counter:
+        for _ in range(cycle):
+            step()
+    return counter.total / cycle
 
 
 def bench_ours(resolution: int, *, seconds: float, channel_base: int | None = None) -> dict:
@@ -118,7 +134,7 @@ def bench_ours(resolution: int, *, seconds: float, channel_base: int | None = No
     config = TrainConfig.default(resolution, gan=gan, batch_size=BATCH[resolution], checkpoint_kimg=1e6)
     trainer = Trainer(config=config, dataset=_images(256, resolution), run_dir=Path(tempfile.mkdtemp()), device="cpu")
     trainer.train_step()  # warm-up (step 0 also runs R1); timed steps run R1 on one step in r1_interval
-    result = _timed(trainer.train_step, seconds=seconds)
+    result = _timed(trainer.train_step, seconds=seconds, cycle=config.r1_interval)
     params = sum(p.numel() for m in (trainer.G, trainer.D) for p in m.parameters())
     name = "brandforge" if channel_base is None else f"brandforge(channel_base={channel_base})"
     return {"model": name, "resolution": resolution, "batch": config.batch_size, "params_m": params / 1e6,
@@ -146,15 +162,16 @@ def bench_ours_ddp(resolution: int, *, seconds: float, batch_per_rank: int) -> d
                           device="cpu")
         trainer.train_step()
         ddp.barrier()
-        steps, start = 0, time.perf_counter()
-        with FlopCount() as counter:
-            # Every rank must run the same number of steps (each step all-reduces), so they agree on when to stop.
-            while not ddp.any_true(time.perf_counter() - start >= seconds and steps >= 3, device=trainer.device):
-                trainer.train_step()
-                steps += 1
+        steps, start, cycle = 0, time.perf_counter(), config.r1_interval
+        # Every rank must run the same number of steps (each step all-reduces), so they agree on when to stop.
+        while not ddp.any_true(time.perf_counter() - start >= seconds and steps >= 3 and steps % cycle == 0,
+                               device=trainer.device):
+            trainer.train_step()
+            steps += 1
         elapsed = time.perf_counter() - start
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        flops, rss_sum = ddp.sum_floats(float(counter.total), rss_mb, device=trainer.device)
+        flops = _flops_per_step(trainer.train_step, cycle) * steps
+        flops, rss_sum = ddp.sum_floats(flops, rss_mb, device=trainer.device)
         elapsed_max = max(float(e) for e in ddp.gather_objects(elapsed))
         params = sum(p.numel() for m in (trainer.G, trainer.D) for p in m.parameters())
         ddp.barrier()  # no rank tears Gloo down while another is still in a collective
@@ -180,6 +197,7 @@ def _run_ddp(resolution: int, *, seconds: float, processes: int, batch_per_rank:
 
 
 def bench_dcgan(resolution: int, *, seconds: float, target_params: int) -> dict:
+    keep_freed_memory()  # the process setup our Trainer gives itself
     torch.manual_seed(0)
     base = _dcgan_base(target_params, resolution)
     G = DCGANGenerator(resolution=resolution, base=base).to(memory_format=torch.channels_last)

@@ -13,7 +13,7 @@ from generative.nn.errors import GANConfigError
 
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 UPSAMPLE_MODES = ("nearest", "bilinear")
-D_DOWNSAMPLE_MODES = ("pool", "stride")
+D_DOWNSAMPLE_MODES = ("pool", "stride", "lowpass")
 # Output sizes whose default generator sums RGB skips (bench/RESULTS_quality.md, run 7).
 RGB_SKIPS_BY_DEFAULT = frozenset({32})
 OUTPUT_HEADS = ("tanh", "linear")
@@ -40,6 +40,7 @@ class GANConfig:
     # How a discriminator block halves its feature map. "pool": 2x2 average, then the block's second
     # 3x3 convolution at half size (cheap, but only one convolution ever sees the full-size grid).
     # "stride": the second convolution is a learned 4x4, stride-2 one that reads the full-size grid.
+    # "lowpass": as "pool", with a [1, 3, 3, 1] binomial blur before every subsampling (anti-aliased).
     d_downsample: str = "pool"
     num_classes: int = 0
     # Skip-layer excitation: a low-resolution block gates the channels of the block `sle_span`

@@ -9,7 +9,14 @@ from torch import nn
 
 from generative.nn.config import GANConfig
 from generative.nn.errors import ShapeError
-from generative.nn.layers import LRELU_GAIN, EqualConv2d, EqualLinear, downsample2x, minibatch_stddev
+from generative.nn.layers import (
+    LRELU_GAIN,
+    EqualConv2d,
+    EqualLinear,
+    downsample2x,
+    lowpass_downsample2x,
+    minibatch_stddev,
+)
 
 
 class DiscriminatorBlock(nn.Module):
@@ -27,12 +34,14 @@ class DiscriminatorBlock(nn.Module):
                                  kernel_size=4 if self.strided else 3, stride=2 if self.strided else 1)
         # Without the gain, the shortcut stays at the same (un-gained) scale as the residual branch.
         self.skip = EqualConv2d(in_channels, out_channels, kernel_size=1, bias=False)
+        self.downsample = lowpass_downsample2x if downsample == "lowpass" else downsample2x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.skip(downsample2x(x))
+        y = self.skip(self.downsample(x))
         x = self.conv0(x)
-        x = self.conv1(x if self.strided else downsample2x(x))
-        return (x + y) * (1.0 / math.sqrt(2.0))
+        x = self.conv1(x if self.strided else self.downsample(x))
+        # In place: neither the sum nor a scalar multiply needs its output for the backward pass.
+        return (x + y).mul_(1.0 / math.sqrt(2.0))
 
 
 class Discriminator(nn.Module):

@@ -23,7 +23,12 @@ LRELU_GAIN = math.sqrt(2.0)
 
 
 def lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, LRELU_SLOPE)
+    """Leaky ReLU in place: one pass over the activation instead of a new buffer written beside it.
+
+    Only for fresh outputs of a linear op, a convolution or addcmul, whose backward passes read their
+    inputs and not their output (the leaky ReLU's own backward reads its output's signs).
+    """
+    return F.leaky_relu(x, LRELU_SLOPE, inplace=True)
 
 
 class EqualLinear(nn.Module):
@@ -117,6 +122,19 @@ def upsample2x(x: torch.Tensor, mode: str) -> torch.Tensor:
 
 def downsample2x(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, kernel_size=2)
+
+
+# Binomial [1, 3, 3, 1] taps: a low-pass that keeps the 2x subsampling from folding fine detail back as
+# coarse patterns (aliasing); a 2x2 box lets much of the band above the new Nyquist frequency through.
+_BINOMIAL4 = (1.0, 3.0, 3.0, 1.0)
+
+
+def lowpass_downsample2x(x: torch.Tensor) -> torch.Tensor:
+    """Blur with the separable binomial filter, then keep every second pixel (one depthwise conv)."""
+    taps = torch.tensor(_BINOMIAL4, dtype=x.dtype, device=x.device)
+    kernel = torch.outer(taps, taps) / taps.sum() ** 2
+    c = x.shape[1]
+    return F.conv2d(x, kernel.expand(c, 1, 4, 4), stride=2, padding=1, groups=c)
 
 
 def minibatch_stddev(x: torch.Tensor, *, group_size: int) -> torch.Tensor:

@@ -28,6 +28,7 @@ from generative.training.checkpoint import latest_checkpoint, load_checkpoint, s
 from generative.training.config import TrainConfig
 from generative.training.data import ImageSource
 from generative.training.ema import ema_beta, update_ema
+from generative.training.memory import keep_freed_memory
 from generative.training.samples import save_sample_grid
 
 _RNG_NAMES = ("data", "latent", "augment")
@@ -65,6 +66,9 @@ class Trainer:
         self.config = config
         self.run_dir = Path(run_dir)
         self.device = resolve_device(device)
+        if self.device.type == "cpu":
+            # Freed activations stay mapped for the next step instead of being faulted in again (memory.py).
+            keep_freed_memory()
         self.on_progress, self.should_cancel = on_progress, should_cancel
         self.rank, self.world_size = ddp.world()
         gan = config.gan

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
     ("train.py", ["--ddp", "3", "--resolutions", "32"], "--ddp 3: the batch at [32] px does not split evenly"),
     ("train.py", ["--ddp", "2", "--ddp-batch", "0"], "--ddp-batch 0: the batch per rank must be at least 1"),
     ("swd_probe.py", ["--n", "5"], "--n 5 / --seeds 2: use at least 16 images and one seed"),
+    ("step_ab.py", ["bench", "."], "bench: not a BrandForge source tree"),
+    ("step_ab.py", [".", ".", "--rounds", "0"], "--rounds and --steps must be at least 1"),
 ])
 def test_bench_script_refuses_bad_option(script, args, message):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True,

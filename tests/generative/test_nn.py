@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -354,6 +355,25 @@ def test_rgb_skips_sum_an_rgb_image_from_every_block():
     stored = cfg.to_dict()
     del stored["rgb_skips"]
     assert GANConfig.from_dict(stored).rgb_skips is False
+
+
+def test_lowpass_discriminator_blocks_filter_before_subsampling():
+    from generative.nn.layers import downsample2x, lowpass_downsample2x
+
+    # Stripes at 3/8 cycles per pixel sit above the half-size grid's Nyquist frequency (1/4): subsampled, they
+    # fold back as coarse stripes. A 2x2 box passes cos(3pi/8) = 0.38 of them; the binomial filter cos^3 = 0.06.
+    x = torch.cos(2 * math.pi * 3 / 8 * torch.arange(32.0)).expand(1, 2, 32, 32).contiguous()
+    inner = (slice(None), slice(None), slice(2, -2), slice(2, -2))
+    assert downsample2x(x)[inner].abs().max() > 0.3
+    assert lowpass_downsample2x(x)[inner].abs().max() < 0.1
+    # Flat areas keep their level; the output is half the size, with channels kept apart.
+    flat = torch.stack([torch.full((32, 32), 0.5), torch.full((32, 32), -2.0)])[None]
+    out = lowpass_downsample2x(flat)
+    assert out.shape == (1, 2, 16, 16)
+    torch.testing.assert_close(out[inner], flat[:, :, :12, :12])
+    D = seeded(Discriminator, tiny(d_downsample="lowpass"))
+    assert all(b.downsample is lowpass_downsample2x for b in D.blocks) and D(torch.randn(3, 3, 32, 32)).shape == (3,)
+    assert all(b.downsample is downsample2x for b in Discriminator(tiny()).blocks)
 
 
 def test_strided_discriminator_blocks_read_the_full_size_grid():
