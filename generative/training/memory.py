@@ -3,12 +3,13 @@
 A training step allocates and frees the same large activation buffers every step (a 64 px batch of
 32 has dozens of 2-8 MB tensors). glibc's malloc serves blocks that size with mmap, or trims them off
 the top of the heap when they are freed, so the next step gets fresh pages and the kernel faults
-every one of them in again: about 15,000 page faults per 64 px step, and a tenth of the step spent
-in the kernel with both threads waiting on it (bench/RESULTS_train.md, 2026-12-05).
+every one of them in again: 3,700-18,600 page faults per 64 px step (how many depends on where glibc's
+self-adjusting thresholds settle), and up to a tenth of the step spent in the kernel with both threads
+waiting on it (bench/RESULTS_train.md, 2026-12-05 evening).
 
 `keep_freed_memory` raises glibc's mmap threshold to its maximum (32 MiB) and its trim threshold to
 1 GiB, so those buffers come from the heap and stay there between steps. The process's peak
-resident memory is unchanged (the same buffers are live at the peak), but it no longer shrinks
+resident memory stays about the same (the same buffers are live at the peak), but it no longer shrinks
 after the peak: up to 1 GiB of freed heap stays mapped until the process ends. For a training
 process, which runs at its peak again on the next step, that is what we want.
 
