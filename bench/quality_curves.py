@@ -79,8 +79,8 @@ def main() -> None:
         runner = OursRunner(data=uint8, resolution=args.res, batch_size=args.batch, seed=args.seed,
                             gan_overrides=overrides[0], train_overrides=overrides[1], device=args.device)
 
-    print(f"| variant | px | seed | kimg | SWD x1e3 | SWD per level | KID | precision | recall | augment p | train s |\n"
-          f"|{' --- |' * 11}", flush=True)
+    print(f"| variant | px | seed | kimg | SWD x1e3 | SWD per level | KID | precision | recall | augment p | r_t | train s |\n"
+          f"|{' --- |' * 12}", flush=True)
     seen, spent, next_eval = 0, 0.0, args.every * 1000
     while seen < args.kimg * 1000:
         start = time.perf_counter()
@@ -88,7 +88,8 @@ def main() -> None:
         spent += time.perf_counter() - start
         if seen >= next_eval:
             next_eval += args.every * 1000
-            p = runner.trainer.ada.p if isinstance(runner, OursRunner) else float("nan")
+            ours = isinstance(runner, OursRunner)
+            p, rt = (runner.trainer.ada.p, runner.trainer.ada.rt) if ours else (float("nan"), float("nan"))
             rows = [(args.variant, {})]
             if args.also_raw and isinstance(runner, OursRunner):
                 rows.append((f"{args.variant} (raw G)", {"ema": False}))
@@ -98,7 +99,7 @@ def main() -> None:
                 levels = " / ".join(f"{m[k]:.1f}" for k in sorted((k for k in m if k.startswith("swd_") and k[4:].isdigit()),
                                                                   key=lambda k: -int(k[4:])))
                 print(f"| {label} | {args.res} | {args.seed} | {seen / 1000:.0f} | {m['swd_mean']:.1f} ({m['swd_mean_sd']:.1f}) | "
-                      f"{levels} | {m['kid']:.4f} | {m['precision']:.2f} | {m['recall']:.2f} | {p:.3f} | {spent:.0f} |", flush=True)
+                      f"{levels} | {m['kid']:.4f} | {m['precision']:.2f} | {m['recall']:.2f} | {p:.3f} | {rt:.2f} | {spent:.0f} |", flush=True)
             fake = runner.sample(64, seed=args.seed + 1)
             grid_image(fake).save(args.out / f"curve-{args.res}-{args.variant}-s{args.seed}.png")
 

@@ -110,6 +110,8 @@ class AdaptiveAugment:
 
     The heuristic r_t = E[sign(D(real))] rises toward 1 as D overfits; p goes up while r_t is above
     `target` and down while below, at a rate that can move p by 1 in `speed_kimg` thousand images.
+    With ``adaptive=False`` p stays where it starts (DiffAugment's fixed strength); r_t is still
+    measured, so the log shows whether D would have asked for more.
     """
 
     p: float = 0.0
@@ -120,6 +122,9 @@ class AdaptiveAugment:
     sign_sum: float = 0.0
     count: int = 0
     steps: int = 0
+    adaptive: bool = True
+    # The last r_t measured (nan before the first `interval` steps).
+    rt: float = float("nan")
 
     def accumulate(self, real_logits: torch.Tensor) -> None:
         self.sign_sum += float(real_logits.detach().sign().sum())
@@ -138,17 +143,21 @@ class AdaptiveAugment:
         if reduce_fn is not None:
             sign_sum, count = reduce_fn(sign_sum, count)
         if count:
-            rt = sign_sum / count
-            delta = batch_images * self.interval / (self.speed_kimg * 1000.0)
-            self.p = min(max(self.p + (delta if rt > self.target else -delta), 0.0), 1.0)
+            self.rt = sign_sum / count
+            if self.adaptive:
+                delta = batch_images * self.interval / (self.speed_kimg * 1000.0)
+                self.p = min(max(self.p + (delta if self.rt > self.target else -delta), 0.0), 1.0)
         self.sign_sum, self.count = 0.0, 0
 
     def state_dict(self) -> dict[str, float | int | list[str]]:
         return {"p": self.p, "target": self.target, "speed_kimg": self.speed_kimg, "interval": self.interval,
-                "ops": list(self.ops), "sign_sum": self.sign_sum, "count": self.count, "steps": self.steps}
+                "ops": list(self.ops), "sign_sum": self.sign_sum, "count": self.count, "steps": self.steps,
+                "adaptive": self.adaptive, "rt": self.rt}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> AdaptiveAugment:
         return cls(p=float(state["p"]), target=float(state["target"]), speed_kimg=float(state["speed_kimg"]),
                    interval=int(state["interval"]), ops=tuple(state["ops"]), sign_sum=float(state["sign_sum"]),
-                   count=int(state["count"]), steps=int(state["steps"]))
+                   count=int(state["count"]), steps=int(state["steps"]),
+                # Checkpoints from before the fixed mode always adapted, and kept no r_t.
+                adaptive=bool(state.get("adaptive", True)), rt=float(state.get("rt", float("nan"))))

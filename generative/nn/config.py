@@ -37,6 +37,8 @@ class GANConfig:
     channel_min: int = 16
     # The discriminator's narrowest layer, when it should be wider than the generator's (0: channel_min).
     d_channel_min: int = 0
+    # The generator's narrowest layer, when it should be wider than the discriminator's (0: channel_min).
+    g_channel_min: int = 0
     # How a discriminator block halves its feature map. "pool": 2x2 average, then the block's second
     # 3x3 convolution at half size (cheap, but only one convolution ever sees the full-size grid).
     # "stride": the second convolution is a learned 4x4, stride-2 one that reads the full-size grid.
@@ -58,6 +60,10 @@ class GANConfig:
     # image is the sum of all of them, each upsampled (bilinear) to full size. Low octaves then come
     # from low-resolution blocks, and the top block only adds detail.
     rgb_skips: bool = False
+    # Per-pixel noise inputs (StyleGAN's stochastic variation): every modulated 3x3 conv adds a
+    # single-channel noise map, scaled by a learned per-layer strength that starts at zero. Training
+    # draws fresh noise; inference and exports use one fixed map per layer, so a latent gives one image.
+    noise: bool = False
     mbstd_group: int = 4
     lr_multiplier_mapping: float = 0.01
     w_avg_beta: float = 0.995
@@ -70,8 +76,9 @@ class GANConfig:
         for name in ("img_channels", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "channel_min"):
             if getattr(self, name) < 1:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be a positive integer")
-        if self.d_channel_min < 0:
-            raise GANConfigError(f"d_channel_min={self.d_channel_min!r} must be 0 (as channel_min) or more")
+        for name in ("d_channel_min", "g_channel_min"):
+            if getattr(self, name) < 0:
+                raise GANConfigError(f"{name}={getattr(self, name)!r} must be 0 (as channel_min) or more")
         if self.d_downsample not in D_DOWNSAMPLE_MODES:
             raise GANConfigError(f"d_downsample={self.d_downsample!r} is unknown; choose one of {D_DOWNSAMPLE_MODES}")
         if self.num_classes < 0:
@@ -113,6 +120,10 @@ class GANConfig:
 
     def channels(self, res: int) -> int:
         return max(min(self.channel_base // res, self.channel_max), self.channel_min)
+
+    def g_channels(self, res: int) -> int:
+        """The generator's width at feature-map size `res`."""
+        return max(self.channels(res), self.g_channel_min)
 
     def d_channels(self, res: int) -> int:
         """The discriminator's width at feature-map size `res`."""

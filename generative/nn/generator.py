@@ -65,14 +65,17 @@ class SynthesisBlock(nn.Module):
     """Doubles the feature map size (``upsample``: "nearest" or "bilinear") and applies two
     style-modulated 3x3 convolutions."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, upsample: str) -> None:
+    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, upsample: str,
+                 noise_resolution: int = 0) -> None:
         super().__init__()
         self.upsample = upsample
-        self.conv0 = ModulatedConv2d(in_channels, out_channels, w_dim=w_dim)
-        self.conv1 = ModulatedConv2d(out_channels, out_channels, w_dim=w_dim)
+        self.conv0 = ModulatedConv2d(in_channels, out_channels, w_dim=w_dim, noise_resolution=noise_resolution)
+        self.conv1 = ModulatedConv2d(out_channels, out_channels, w_dim=w_dim, noise_resolution=noise_resolution)
 
-    def forward(self, x: torch.Tensor, w0: torch.Tensor, w1: torch.Tensor) -> torch.Tensor:
-        return self.conv1(self.conv0(upsample2x(x, self.upsample), w0), w1)
+    def forward(self, x: torch.Tensor, w0: torch.Tensor, w1: torch.Tensor,
+                noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        n0, n1 = noise if noise is not None else (None, None)
+        return self.conv1(self.conv0(upsample2x(x, self.upsample), w0, n0), w1, n1)
 
 
 class SynthesisNetwork(nn.Module):
@@ -81,16 +84,18 @@ class SynthesisNetwork(nn.Module):
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
         self.num_ws, self.w_dim = config.num_ws, config.w_dim
-        c4 = config.channels(4)
+        c4 = config.g_channels(4)
         self.const = nn.Parameter(torch.randn(1, c4, 4, 4))
         # The learned constant is not an activation: no input gain.
-        self.conv4 = ModulatedConv2d(c4, c4, w_dim=config.w_dim, input_gain=1.0)
+        self.noise = config.noise
+        self.resolutions = list(config.block_resolutions)
+        self.conv4 = ModulatedConv2d(c4, c4, w_dim=config.w_dim, input_gain=1.0, noise_resolution=4 * config.noise)
         self.blocks = nn.ModuleList()
         channels = {4: c4}
         for res in config.block_resolutions:
-            channels[res] = config.channels(res)
+            channels[res] = config.g_channels(res)
             self.blocks.append(SynthesisBlock(channels[res // 2], channels[res], w_dim=config.w_dim,
-                                              upsample=config.upsample))
+                                              upsample=config.upsample, noise_resolution=res * config.noise))
         self.to_rgb = ModulatedConv2d(channels[config.resolution], config.img_channels, w_dim=config.w_dim,
                                       kernel_size=1, demodulate=False, activate=False)
         self.output = config.output
@@ -110,19 +115,35 @@ class SynthesisNetwork(nn.Module):
                     self.sle_sources[res] = src
                     self.sle[str(res)] = SkipLayerExcitation(channels[src], channels[res])
 
-    def forward(self, ws: torch.Tensor) -> torch.Tensor:
+    def noise_shapes(self, batch: int) -> list[tuple[int, ...]]:
+        """Shapes of the noise maps `forward(noise=...)` takes, in layer order ([] without noise inputs)."""
+        if not self.noise:
+            return []
+        return [(batch, 1, 4, 4)] + [(batch, 1, r, r) for r in self.resolutions for _ in range(2)]
+
+    def random_noise(self, batch: int, *, generator: torch.Generator, device: torch.device) -> list[torch.Tensor] | None:
+        """Fresh noise maps for one training batch, drawn on the CPU generator (the same draws on any device)."""
+        if not self.noise:
+            return None
+        return [torch.randn(shape, generator=generator).to(device) for shape in self.noise_shapes(batch)]
+
+    def forward(self, ws: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """`noise`: per-layer maps from `random_noise` (training); None uses each layer's fixed map."""
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ShapeError(f"ws has shape {tuple(ws.shape)}; expected [batch, {self.num_ws}, {self.w_dim}]")
+        if noise is not None and len(noise) != len(self.noise_shapes(1)):
+            raise ShapeError(f"noise has {len(noise)} maps; this synthesis network takes {len(self.noise_shapes(1))}")
         x = self.const.expand(ws.shape[0], -1, -1, -1)
         x = x.contiguous(memory_format=torch.channels_last)
-        x = self.conv4(x, ws[:, 0])
+        x = self.conv4(x, ws[:, 0], None if noise is None else noise[0])
         feats = {4: x}
         # A toRGB reads the w of the layer after it (the last toRGB has its own), as in StyleGAN2.
         rgb = self.rgb_skips["4"](x, ws[:, 1]) if self.rgb_skips else None
         res = 4
         for i, block in enumerate(self.blocks):
             res *= 2
-            x = block(x, ws[:, 1 + 2 * i], ws[:, 2 + 2 * i])
+            x = block(x, ws[:, 1 + 2 * i], ws[:, 2 + 2 * i],
+                      None if noise is None else (noise[1 + 2 * i], noise[2 + 2 * i]))
             if res in self.sle_sources:
                 x = self.sle[str(res)](feats[self.sle_sources[res]], x)
             feats[res] = x

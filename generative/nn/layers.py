@@ -72,7 +72,8 @@ class ModulatedConv2d(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, kernel_size: int = 3,
-                 demodulate: bool = True, activate: bool = True, input_gain: float = LRELU_GAIN) -> None:
+                 demodulate: bool = True, activate: bool = True, input_gain: float = LRELU_GAIN,
+                 noise_resolution: int = 0) -> None:
         super().__init__()
         # w comes out of the mapping network's last leaky ReLU.
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0, input_gain=LRELU_GAIN)
@@ -83,8 +84,14 @@ class ModulatedConv2d(nn.Module):
         self.padding = kernel_size // 2
         self.demodulate = demodulate
         self.activate = activate
+        # Noise input (`noise_resolution` > 0): a fixed map for inference, and a strength learned from zero.
+        self.noise_strength: nn.Parameter | None = None
+        if noise_resolution:
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+            self.register_buffer("noise_const", torch.randn(1, 1, noise_resolution, noise_resolution))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`noise` [batch or 1, 1, H, W] replaces the fixed map of a layer with noise inputs."""
         styles = self.affine(w)
         weight = self.weight * self.weight_gain
         # The input's activation gain rides on the per-sample styles: a [batch, C] multiply, not a full pass.
@@ -97,6 +104,9 @@ class ModulatedConv2d(nn.Module):
             x = torch.addcmul(self.bias[None, :, None, None], x, dcoefs[:, :, None, None])
         else:
             x = F.conv2d(x, weight, self.bias, padding=self.padding)
+        if self.noise_strength is not None:
+            # In place on the fresh sum: its backward needs neither its output nor the old value.
+            x = x.add_((self.noise_const if noise is None else noise) * self.noise_strength)
         return lrelu(x) if self.activate else x
 
 

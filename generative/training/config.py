@@ -15,6 +15,10 @@ R1_GAMMA_BY_RESOLUTION = {32: 4.0}
 # EMA half-life (kimg) per output size where a measurement moved it off the 10 kimg default: at 32 px a 4 kimg
 # half-life lowered the finest SWD level in both 20-minute seeds and at every curve point (RESULTS_quality.md, run 8).
 EMA_KIMG_BY_RESOLUTION = {32: 4.0}
+# ADA target per output size where a measurement moved it off StyleGAN2-ADA's 0.6: at 32 px, R1 gamma 4 keeps
+# r_t near 0.4, so at 0.6 augmentation never switched on; at 0.3 p climbs to about 0.16 by 200 kimg and KID
+# fell 5-10x from 120 kimg on (bench/RESULTS_quality.md, run 10).
+ADA_TARGET_BY_RESOLUTION = {32: 0.3}
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,9 @@ class TrainConfig:
     ema_kimg: float = 10.0
     ema_rampup: float = 0.05
     augment: bool = True
+    # The starting augmentation probability; with `augment_adaptive` off, the fixed one.
     augment_p: float = 0.0
+    augment_adaptive: bool = True
     ada_target: float = 0.6
     ada_speed_kimg: float = 100.0
     ada_interval: int = 4
@@ -67,9 +73,11 @@ class TrainConfig:
 
     @classmethod
     def default(cls, resolution: int, **overrides: Any) -> TrainConfig:
-        """The tuned defaults for one output size: `GANConfig.default(resolution)`, its R1 strength and EMA."""
+        """The tuned defaults for one output size: `GANConfig.default(resolution)`, its R1 strength, EMA and
+        ADA target."""
         values = {"gan": GANConfig.default(resolution), "r1_gamma": R1_GAMMA_BY_RESOLUTION.get(resolution, cls.r1_gamma),
-                  "ema_kimg": EMA_KIMG_BY_RESOLUTION.get(resolution, cls.ema_kimg)}
+                  "ema_kimg": EMA_KIMG_BY_RESOLUTION.get(resolution, cls.ema_kimg),
+                  "ada_target": ADA_TARGET_BY_RESOLUTION.get(resolution, cls.ada_target)}
         return cls(**{**values, **overrides})
 
     def lr_scale(self, nimg: int) -> float:

@@ -87,7 +87,8 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas, eps=1e-8)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas, eps=1e-8)
         self.ada = AdaptiveAugment(p=config.augment_p, target=config.ada_target, speed_kimg=config.ada_speed_kimg,
-                                   interval=config.ada_interval, ops=config.augment_ops)
+                                   interval=config.ada_interval, ops=config.augment_ops,
+                                   adaptive=config.augment_adaptive)
         self.rngs = {name: torch.Generator().manual_seed(self._stream_seed(i)) for i, name in enumerate(_RNG_NAMES)}
         self.step = 0
         self.nimg = 0
@@ -161,6 +162,10 @@ class Trainer:
             ws = torch.where((use[:, None] & (layer >= cutoff[:, None]))[:, :, None], ws2, ws)
         return ws
 
+    def _noise(self, n: int) -> list[torch.Tensor] | None:
+        # From the latent stream, and only for generators with noise inputs: others draw exactly as before.
+        return self.G.synthesis.random_noise(n, generator=self.rngs["latent"], device=self.device)
+
     def _latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(n, self.config.gan.z_dim, generator=self.rngs["latent"]).to(self.device)
         return z, self.data.sample_labels(n, generator=self.rngs["latent"], device=self.device)
@@ -185,11 +190,11 @@ class Trainer:
         z, c_fake = self._latents(batch)
         if cfg.shared_fakes:
             self.G.requires_grad_(True)
-            fake_g = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True))
+            fake_g = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True), self._noise(batch))
             fake = fake_g.detach()
         else:
             with torch.no_grad():
-                fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=False))
+                fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=False), self._noise(batch))
         real.requires_grad_(do_r1)
         real_logits = self.D(self._augment(real), c_real)
         fake_logits = self.D(self._augment(fake), c_fake)
@@ -214,7 +219,7 @@ class Trainer:
             fake = fake_g
         else:
             z, c_fake = self._latents(batch)
-            fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True))
+            fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True), self._noise(batch))
         loss_g = generator_loss(self.D(self._augment(fake), c_fake))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

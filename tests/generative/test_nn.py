@@ -96,6 +96,51 @@ def test_d_channel_min_widens_the_discriminator_only():
         dataclasses.replace(base, d_channel_min=-1)
 
 
+def test_g_channel_min_widens_the_generator_only():
+    base = GANConfig.default(32)
+    wide_g = dataclasses.replace(base, g_channel_min=32)
+    assert [wide_g.g_channels(r) for r in (4, 8, 16, 32)] == [128, 64, 32, 32]
+    assert [wide_g.d_channels(r) for r in (4, 8, 16, 32)] == [base.d_channels(r) for r in (4, 8, 16, 32)]
+    G, D = Generator(wide_g), Discriminator(wide_g)
+    assert G.synthesis.to_rgb.weight.shape[1] == 32
+    assert G.synthesis.blocks[-1].conv1.weight.shape[:2] == (32, 32)
+    assert D.from_rgb.weight.shape[0] == base.d_channels(32) == 16
+    assert G(torch.randn(2, wide_g.z_dim)).shape == (2, 3, 32, 32)
+    legacy = {k: v for k, v in wide_g.to_dict().items() if k != "g_channel_min"}
+    assert GANConfig.from_dict(legacy).g_channel_min == 0
+    with pytest.raises(GANConfigError, match="g_channel_min=-2"):
+        dataclasses.replace(base, g_channel_min=-2)
+
+
+def test_noise_inputs_vary_detail_in_training_and_stay_fixed_for_inference():
+    cfg = dataclasses.replace(tiny(), noise=True)
+    torch.manual_seed(0)
+    G = Generator(cfg)
+    synthesis = G.synthesis
+    assert synthesis.noise_shapes(2) == [(2, 1, 4, 4)] + [(2, 1, r, r) for r in cfg.block_resolutions for _ in range(2)]
+    ws = G.mapping(torch.randn(2, cfg.z_dim))
+    draw = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    # Strengths start at zero: noise cannot change an untrained generator's output.
+    torch.testing.assert_close(synthesis(ws), synthesis(ws, synthesis.random_noise(2, generator=draw[0], device="cpu")))
+    with torch.no_grad():
+        for module in G.modules():
+            if getattr(module, "noise_strength", None) is not None:
+                module.noise_strength.fill_(0.5)
+    a = synthesis(ws, synthesis.random_noise(2, generator=draw[0], device="cpu"))
+    b = synthesis(ws, synthesis.random_noise(2, generator=draw[1], device="cpu"))
+    assert (a - b).abs().max() > 1e-3
+    torch.testing.assert_close(synthesis(ws), synthesis(ws))  # fixed maps at inference
+    assert "synthesis.conv4.noise_const" in G.state_dict()
+    with pytest.raises(ShapeError, match="noise has 2 maps"):
+        synthesis(ws, [torch.zeros(2, 1, 4, 4)] * 2)
+    # Without noise inputs nothing is drawn, so existing training streams are unchanged.
+    plain = Generator(tiny()).synthesis
+    gen = torch.Generator().manual_seed(3)
+    before = gen.get_state()
+    assert plain.random_noise(2, generator=gen, device="cpu") is None and torch.equal(gen.get_state(), before)
+    assert plain.noise_shapes(2) == []
+
+
 def test_deterministic_under_seed():
     cfg = tiny()
     z = torch.randn(3, cfg.z_dim, generator=torch.Generator().manual_seed(5))
@@ -259,8 +304,24 @@ def test_adaptive_probability_follows_overfitting():
         ada.accumulate(-torch.ones(8))
         ada.step(batch_images=8)
     assert ada.p == pytest.approx(raised - 2 * 16 / 1000)
+    assert ada.rt == -1.0
     restored = AdaptiveAugment.from_state_dict(ada.state_dict())
     assert restored == ada
+
+
+def test_fixed_augmentation_keeps_p_and_still_measures_overfitting():
+    ada = AdaptiveAugment(p=0.25, target=0.6, speed_kimg=1.0, interval=2, adaptive=False)
+    for _ in range(10):
+        ada.accumulate(torch.tensor([1.0, 1.0, 1.0, -1.0]))
+        ada.step(batch_images=4)
+    assert ada.p == 0.25
+    assert ada.rt == pytest.approx(0.5)
+    restored = AdaptiveAugment.from_state_dict(ada.state_dict())
+    assert restored == ada and not restored.adaptive
+    # A state saved before the fixed mode existed adapted, and had no r_t yet.
+    legacy = {k: v for k, v in ada.state_dict().items() if k not in ("adaptive", "rt")}
+    old = AdaptiveAugment.from_state_dict(legacy)
+    assert old.adaptive and math.isnan(old.rt)
 
 
 def test_losses_and_r1_match_closed_form():

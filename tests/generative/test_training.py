@@ -44,7 +44,8 @@ def _one_thread():
 
 def tiny_config(**overrides) -> TrainConfig:
     gan = GANConfig(resolution=32, channel_base=256, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2,
-                    num_classes=overrides.pop("num_classes", 0), rgb_skips=overrides.pop("rgb_skips", False))
+                    num_classes=overrides.pop("num_classes", 0), rgb_skips=overrides.pop("rgb_skips", False),
+                    noise=overrides.pop("noise", False))
     values = {"gan": gan, "batch_size": 4, "r1_interval": 2, "augment_p": 0.2, "ada_interval": 1,
               "ada_speed_kimg": 0.5, "checkpoint_kimg": 1.0, "sample_count": 4, "ema_kimg": 0.01}
     values.update(overrides)
@@ -68,10 +69,10 @@ def assert_same_modules(a: Trainer, b: Trainer) -> None:
             assert torch.equal(sa[key], sb[key]), f"{name}.{key} differs"
 
 
-@pytest.mark.parametrize("shared_fakes", [True, False])
-def test_resume_continues_exactly(tmp_path, shared_fakes):
+@pytest.mark.parametrize(("shared_fakes", "noise"), [(True, False), (False, False), (True, True)])
+def test_resume_continues_exactly(tmp_path, shared_fakes, noise):
     # The learning rate decays from the second step on, so the resumed half runs on the decayed rate too.
-    config = tiny_config(shared_fakes=shared_fakes, lr_decay_kimg=0.008)
+    config = tiny_config(shared_fakes=shared_fakes, lr_decay_kimg=0.008, noise=noise)
     data = images()
     k = 6
     straight = Trainer(config=config, dataset=data, run_dir=tmp_path / "straight")
@@ -86,6 +87,10 @@ def test_resume_continues_exactly(tmp_path, shared_fakes):
     assert resumed.step == straight.step == k
     assert resumed.ada.p == straight.ada.p and straight.ada.p > 0.2
     assert_same_modules(straight, resumed)
+    # Noise inputs are drawn from the checkpointed latent stream, and their strengths learn from zero.
+    strengths = [m.noise_strength for m in straight.G.modules() if getattr(m, "noise_strength", None) is not None]
+    assert len(strengths) == (7 if noise else 0)
+    assert all(float(s.detach()) != 0.0 for s in strengths)
     for name in ("opt_g", "opt_d"):
         sa, sb = getattr(straight, name).state_dict()["state"], getattr(resumed, name).state_dict()["state"]
         assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
@@ -112,6 +117,27 @@ def test_learning_rate_decays_with_images_seen_and_old_checkpoints_keep_it_const
         tiny_config(lr_decay_kimg=-1)
 
 
+def test_fixed_augmentation_strength_survives_training_and_resume(tmp_path):
+    config = tiny_config(augment_p=0.3, augment_adaptive=False, checkpoint_kimg=kimg_for(2, tiny_config()))
+    adaptive = Trainer(config=tiny_config(augment_p=0.3), dataset=images(), run_dir=tmp_path / "adaptive")
+    fixed = Trainer(config=config, dataset=images(), run_dir=tmp_path / "fixed")
+    moved, kept = [], []
+    for _ in range(4):
+        adaptive.train_step()
+        fixed.train_step()
+        moved.append(adaptive.ada.p)
+        kept.append(fixed.ada.p)
+    # ada_speed_kimg 0.5 moves an adaptive p by 0.008 a step; the fixed one stays and still measures r_t.
+    assert all(abs(p - 0.3) > 1e-9 for p in moved[::2])
+    assert kept == [0.3] * 4 and -1.0 <= fixed.ada.rt <= 1.0
+    fixed.save()
+    resumed = Trainer.resume(tmp_path / "fixed", dataset=images())
+    assert resumed.ada.p == 0.3 and not resumed.ada.adaptive and not resumed.config.augment_adaptive
+    stored = config.to_dict()
+    del stored["augment_adaptive"]
+    assert TrainConfig.from_dict(stored).augment_adaptive
+
+
 def test_default_training_config_follows_the_resolution():
     from generative.services.training import training_config
 
@@ -126,6 +152,10 @@ def test_default_training_config_follows_the_resolution():
     assert TrainConfig.default(32).ema_kimg == 4.0
     assert TrainConfig.default(64).ema_kimg == TrainConfig().ema_kimg == 10.0
     assert training_config(resolution=32, overrides={"ema_kimg": 20}).ema_kimg == 20.0
+    # A lower ADA target at 32 px only (run 10).
+    assert TrainConfig.default(32).ada_target == training_config(resolution=32).ada_target == 0.3
+    assert TrainConfig.default(64).ada_target == TrainConfig().ada_target == 0.6
+    assert training_config(resolution=32, overrides={"ada_target": 0.5}).ada_target == 0.5
 
 
 def test_shared_fakes_run_the_generator_once_per_step_and_old_checkpoints_keep_two(tmp_path):
@@ -255,9 +285,9 @@ def test_trains_from_a_dataset_of_float_images_with_labels(tmp_path):
     assert trainer.step == 1
 
 
-@pytest.mark.parametrize("rgb_skips", [False, True])
-def test_export_loads_and_generates(tmp_path, rgb_skips):
-    config = tiny_config(rgb_skips=rgb_skips)
+@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}], ids=["plain", "skips", "noise"])
+def test_export_loads_and_generates(tmp_path, arch):
+    config = tiny_config(**arch)
     trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
     trainer.train(until_kimg=kimg_for(2, config))
     path = export_generator(checkpoint=latest_checkpoint(tmp_path), path=tmp_path / "g.pt")
@@ -271,12 +301,12 @@ def test_export_loads_and_generates(tmp_path, rgb_skips):
     torch.testing.assert_close(average[0], average[2])
 
 
-@pytest.mark.parametrize("rgb_skips", [False, True])
-def test_onnx_export_matches_torch(tmp_path, rgb_skips):
+@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}], ids=["plain", "skips", "noise"])
+def test_onnx_export_matches_torch(tmp_path, arch):
     onnx = pytest.importorskip("onnx")
     from onnx.reference import ReferenceEvaluator
 
-    config = tiny_config(rgb_skips=rgb_skips)
+    config = tiny_config(**arch)
     trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
     trainer.train(until_kimg=kimg_for(1, config))
     path = export_generator_onnx(checkpoint=latest_checkpoint(tmp_path), path=tmp_path / "g.onnx")
