@@ -106,7 +106,7 @@ class ModulatedConv2d(nn.Module):
             x = F.conv2d(x, weight, self.bias, padding=self.padding)
         if self.noise_strength is not None:
             # In place on the fresh sum: its backward needs neither its output nor the old value.
-            x = x.add_((self.noise_const if noise is None else noise) * self.noise_strength)
+            x.add_((self.noise_const if noise is None else noise) * self.noise_strength)
         return lrelu(x) if self.activate else x
 
 
