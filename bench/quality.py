@@ -92,6 +92,7 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Augmentation at a fixed strength (DiffAugment), ADA with a lower target, and a wider top G block alone.
     "aug0.2": ({}, {"augment_p": 0.2, "augment_adaptive": False}),
     "ada0.3": ({}, {"ada_target": 0.3}),  # the 32 px default since run 10
+    "ada0.2": ({}, {"ada_target": 0.2}),
     "ada0.6": ({}, {"ada_target": 0.6}),  # the 32 px default before run 10 (still the default at other sizes)
     "gmin32": ({"g_channel_min": 32}, {}),
     # ... and StyleGAN's per-pixel noise inputs: does fine detail stop being carried by streaks?
