@@ -98,6 +98,15 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # ... and StyleGAN's per-pixel noise inputs: does fine detail stop being carried by streaks?
     "noise": ({"noise": True}, {}),
     "noise-ada0.3": ({"noise": True}, {"ada_target": 0.3}),
+    # Run 11 (ADA target 0.3 is the default now): noise at 4-16 px moved whole shapes (the coarse level got worse)
+    # while the finest level improved. Noise on the top block only, or on 16 and 32 px; and R1 gamma 2 now that
+    # augmentation runs (gamma 4 was chosen when it did not).
+    "noise32": ({"noise": True, "noise_min_res": 32}, {}),
+    "noise16": ({"noise": True, "noise_min_res": 16}, {}),
+    "gamma2": ({}, {"r1_gamma": 2.0}),
+    # D 32 channels wide at 32 px reached the DCGAN's finest level at 80 kimg in run 6, then lost it, when no
+    # augmentation ran (p stayed 0). With ADA now on, does the wider D keep it? Alone, and with G as wide there.
+    "dmin32-g": ({"d_channel_min": 32, "g_channel_min": 32}, {}),
     "dcgan": None,
 }
 

@@ -64,6 +64,9 @@ class GANConfig:
     # single-channel noise map, scaled by a learned per-layer strength that starts at zero. Training
     # draws fresh noise; inference and exports use one fixed map per layer, so a latent gives one image.
     noise: bool = False
+    # With `noise`, only layers whose feature maps are at least this size get a noise input (4: all of
+    # them). Noise at 4-16 px moves whole shapes; at the top block it can only add fine detail.
+    noise_min_res: int = 4
     mbstd_group: int = 4
     lr_multiplier_mapping: float = 0.01
     w_avg_beta: float = 0.995
@@ -87,6 +90,9 @@ class GANConfig:
             raise GANConfigError(f"upsample={self.upsample!r} is unknown; choose one of {UPSAMPLE_MODES}")
         if self.output not in OUTPUT_HEADS:
             raise GANConfigError(f"output={self.output!r} is unknown; choose one of {OUTPUT_HEADS}")
+        if self.noise_min_res not in (4, *self.block_resolutions):
+            raise GANConfigError(f"noise_min_res={self.noise_min_res!r} must be 4 or a block resolution "
+                                 f"{tuple(self.block_resolutions)} of this {self.resolution} px network")
         if self.mbstd_group < 1:
             raise GANConfigError(f"mbstd_group={self.mbstd_group!r} must be at least 1")
 

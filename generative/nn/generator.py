@@ -87,15 +87,22 @@ class SynthesisNetwork(nn.Module):
         c4 = config.g_channels(4)
         self.const = nn.Parameter(torch.randn(1, c4, 4, 4))
         # The learned constant is not an activation: no input gain.
-        self.noise = config.noise
         self.resolutions = list(config.block_resolutions)
-        self.conv4 = ModulatedConv2d(c4, c4, w_dim=config.w_dim, input_gain=1.0, noise_resolution=4 * config.noise)
+        # Feature-map size of every modulated 3x3 conv in order, and the ones with a noise input.
+        layer_res = [4] + [r for r in self.resolutions for _ in range(2)]
+        def noise_at(res: int) -> int:
+            return res if config.noise and res >= config.noise_min_res else 0
+
+        self.noisy = [noise_at(r) > 0 for r in layer_res]
+        self._noise_res = [r for r in layer_res if noise_at(r)]
+
+        self.conv4 = ModulatedConv2d(c4, c4, w_dim=config.w_dim, input_gain=1.0, noise_resolution=noise_at(4))
         self.blocks = nn.ModuleList()
         channels = {4: c4}
         for res in config.block_resolutions:
             channels[res] = config.g_channels(res)
             self.blocks.append(SynthesisBlock(channels[res // 2], channels[res], w_dim=config.w_dim,
-                                              upsample=config.upsample, noise_resolution=res * config.noise))
+                                              upsample=config.upsample, noise_resolution=noise_at(res)))
         self.to_rgb = ModulatedConv2d(channels[config.resolution], config.img_channels, w_dim=config.w_dim,
                                       kernel_size=1, demodulate=False, activate=False)
         self.output = config.output
@@ -117,13 +124,11 @@ class SynthesisNetwork(nn.Module):
 
     def noise_shapes(self, batch: int) -> list[tuple[int, ...]]:
         """Shapes of the noise maps `forward(noise=...)` takes, in layer order ([] without noise inputs)."""
-        if not self.noise:
-            return []
-        return [(batch, 1, 4, 4)] + [(batch, 1, r, r) for r in self.resolutions for _ in range(2)]
+        return [(batch, 1, r, r) for r in self._noise_res]
 
     def random_noise(self, batch: int, *, generator: torch.Generator, device: torch.device) -> list[torch.Tensor] | None:
         """Fresh noise maps for one training batch, drawn on the CPU generator (the same draws on any device)."""
-        if not self.noise:
+        if not self._noise_res:
             return None
         return [torch.randn(shape, generator=generator).to(device) for shape in self.noise_shapes(batch)]
 
@@ -135,15 +140,17 @@ class SynthesisNetwork(nn.Module):
             raise ShapeError(f"noise has {len(noise)} maps; this synthesis network takes {len(self.noise_shapes(1))}")
         x = self.const.expand(ws.shape[0], -1, -1, -1)
         x = x.contiguous(memory_format=torch.channels_last)
-        x = self.conv4(x, ws[:, 0], None if noise is None else noise[0])
+        # One entry per 3x3 conv: the caller's map where the layer takes noise, else None (its fixed map).
+        maps = iter(noise or ())
+        per_layer = [next(maps) if on and noise is not None else None for on in self.noisy]
+        x = self.conv4(x, ws[:, 0], per_layer[0])
         feats = {4: x}
         # A toRGB reads the w of the layer after it (the last toRGB has its own), as in StyleGAN2.
         rgb = self.rgb_skips["4"](x, ws[:, 1]) if self.rgb_skips else None
         res = 4
         for i, block in enumerate(self.blocks):
             res *= 2
-            x = block(x, ws[:, 1 + 2 * i], ws[:, 2 + 2 * i],
-                      None if noise is None else (noise[1 + 2 * i], noise[2 + 2 * i]))
+            x = block(x, ws[:, 1 + 2 * i], ws[:, 2 + 2 * i], (per_layer[1 + 2 * i], per_layer[2 + 2 * i]))
             if res in self.sle_sources:
                 x = self.sle[str(res)](feats[self.sle_sources[res]], x)
             feats[res] = x

@@ -141,6 +141,34 @@ def test_noise_inputs_vary_detail_in_training_and_stay_fixed_for_inference():
     assert plain.noise_shapes(2) == []
 
 
+def test_noise_min_res_puts_noise_on_the_top_layers_only():
+    cfg = dataclasses.replace(tiny(), noise=True, noise_min_res=tiny().resolution)
+    top = cfg.resolution
+    torch.manual_seed(0)
+    G = Generator(cfg)
+    synthesis = G.synthesis
+    assert synthesis.noise_shapes(3) == [(3, 1, top, top)] * 2
+    noisy = sorted(name for name, _ in G.named_parameters() if name.endswith("noise_strength"))
+    assert noisy == [f"synthesis.blocks.{len(cfg.block_resolutions) - 1}.conv{i}.noise_strength" for i in (0, 1)]
+    ws = G.mapping(torch.randn(2, cfg.z_dim))
+    with torch.no_grad():
+        for name, param in G.named_parameters():
+            if name.endswith("noise_strength"):
+                param.fill_(0.5)
+    # The maps reach the top block: fresh draws change the image, the fixed maps do not.
+    draws = [synthesis.random_noise(2, generator=torch.Generator().manual_seed(s), device="cpu") for s in (1, 2)]
+    assert (synthesis(ws, draws[0]) - synthesis(ws, draws[1])).abs().max() > 1e-3
+    torch.testing.assert_close(synthesis(ws), synthesis(ws))
+    with pytest.raises(ShapeError, match="noise has 3 maps; this synthesis network takes 2"):
+        synthesis(ws, draws[0] + draws[0][:1])
+    # All layers by default (what a stored config without the field describes), and only real sizes.
+    assert GANConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "noise_min_res"}).noise_min_res == 4
+    with pytest.raises(GANConfigError, match="noise_min_res=12 must be 4 or a block resolution"):
+        dataclasses.replace(cfg, noise_min_res=12)
+    with pytest.raises(GANConfigError, match="noise_min_res=64"):
+        dataclasses.replace(cfg, noise_min_res=64)
+
+
 def test_deterministic_under_seed():
     cfg = tiny()
     z = torch.randn(3, cfg.z_dim, generator=torch.Generator().manual_seed(5))

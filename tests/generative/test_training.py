@@ -45,7 +45,7 @@ def _one_thread():
 def tiny_config(**overrides) -> TrainConfig:
     gan = GANConfig(resolution=32, channel_base=256, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2,
                     num_classes=overrides.pop("num_classes", 0), rgb_skips=overrides.pop("rgb_skips", False),
-                    noise=overrides.pop("noise", False))
+                    noise=overrides.pop("noise", False), noise_min_res=overrides.pop("noise_min_res", 4))
     values = {"gan": gan, "batch_size": 4, "r1_interval": 2, "augment_p": 0.2, "ada_interval": 1,
               "ada_speed_kimg": 0.5, "checkpoint_kimg": 1.0, "sample_count": 4, "ema_kimg": 0.01}
     values.update(overrides)
@@ -285,7 +285,8 @@ def test_trains_from_a_dataset_of_float_images_with_labels(tmp_path):
     assert trainer.step == 1
 
 
-@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}], ids=["plain", "skips", "noise"])
+@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}, {"noise": True, "noise_min_res": 32}],
+                         ids=["plain", "skips", "noise", "noise-top"])
 def test_export_loads_and_generates(tmp_path, arch):
     config = tiny_config(**arch)
     trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
