@@ -4,7 +4,9 @@ The data are the Noto Color Emoji glyphs (fonts-noto-color-emoji) rendered offli
 15% of them are held out and never trained on. At each resolution an in-house feature encoder is
 trained on the training split (outside the GAN budgets), then both GANs train for ``--minutes`` of
 wall-clock time each, interleaved in short slices so that load from other processes on the machine
-falls on both alike. Each is scored against the held-out emoji (SWD, KID, precision/recall), and a
+falls on both alike. Each is scored against the held-out emoji (SWD, KID, precision/recall) at three
+points in the last 10% of its budget, training paused while it is scored, and each metric's median over
+those points is the model's score: one step's scores swing by more than the gaps between models. A
 real-vs-real row (training split against held-out) shows the floor a perfect generator would reach.
 
     .venv/bin/python bench/quality.py                       # 20 min per model per resolution
@@ -107,6 +109,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # D 32 channels wide at 32 px reached the DCGAN's finest level at 80 kimg in run 6, then lost it, when no
     # augmentation ran (p stayed 0). With ADA now on, does the wider D keep it? Alone, and with G as wide there.
     "dmin32-g": ({"d_channel_min": 32, "g_channel_min": 32}, {}),
+    # Run 12: style mixing at 0.5 (not 0.9) led the default at 120 kimg; with the wider D at 32 px too.
+    "mix0.5-dmin32": ({"d_channel_min": 32}, {"style_mixing_prob": 0.5}),
     "dcgan": None,
 }
 
@@ -178,21 +182,35 @@ class DCGANRunner:
         return torch.cat([self.G(z[i : i + self.batch_size]).cpu() for i in range(0, n, self.batch_size)])
 
 
-def train_interleaved(runners: list, *, seconds: float, slice_s: float, log: Callable[[str], None]) -> dict:
-    """Give each runner ``seconds`` of wall-clock training in alternating slices; returns images seen."""
+def train_interleaved(runners: list, *, seconds: float, slice_s: float, log: Callable[[str], None],
+                      score_at: tuple[float, ...] = (1.0,),
+                      score: Callable[[float, dict[str, float]], None] | None = None) -> dict:
+    """Give each runner ``seconds`` of wall-clock training in alternating slices; returns images seen.
+
+    At each fraction in ``score_at``, once every runner has trained that share of ``seconds``,
+    ``score(fraction, kimg_by_runner)`` runs. Its time is outside every budget: the runners are paused.
+    """
     spent = {r.name: 0.0 for r in runners}
     images = {r.name: 0 for r in runners}
-    while any(spent[r.name] < seconds for r in runners):
-        for r in runners:
-            budget = min(slice_s, seconds - spent[r.name])
-            if budget <= 0:
-                continue
-            start = time.perf_counter()
-            while time.perf_counter() - start < budget:
-                images[r.name] += r.step()
-            spent[r.name] += time.perf_counter() - start
-        log("  " + ", ".join(f"{n}: {spent[n]:.0f}s {images[n] / 1000:.1f} kimg" for n in spent))
-    return {"seconds": spent, "kimg": {n: v / 1000 for n, v in images.items()}}
+    points = []
+    for fraction in sorted({*score_at, 1.0}):
+        target = fraction * seconds
+        while any(spent[r.name] < target for r in runners):
+            for r in runners:
+                budget = min(slice_s, target - spent[r.name])
+                if budget <= 0:
+                    continue
+                start = time.perf_counter()
+                while time.perf_counter() - start < budget:
+                    images[r.name] += r.step()
+                spent[r.name] += time.perf_counter() - start
+            log("  " + ", ".join(f"{n}: {spent[n]:.0f}s {images[n] / 1000:.1f} kimg" for n in spent))
+        if fraction in score_at:
+            kimg = {n: v / 1000 for n, v in images.items()}
+            points.append({"fraction": fraction, "kimg": kimg})
+            if score is not None:
+                score(fraction, kimg)
+    return {"seconds": spent, "kimg": {n: v / 1000 for n, v in images.items()}, "points": points}
 
 
 def run_resolution(args: argparse.Namespace, resolution: int, log: Callable[[str], None]) -> dict:
@@ -222,9 +240,20 @@ def run_resolution(args: argparse.Namespace, resolution: int, log: Callable[[str
                                   gan_overrides=gan_overrides, train_overrides=train_overrides, name=name))
     if "dcgan" in args.models:
         runners.append(DCGANRunner(data=uint8, resolution=resolution, batch_size=64, seed=args.seed))
-    budget = train_interleaved(runners, seconds=args.minutes * 60, slice_s=args.slice_seconds, log=log)
-
     n_eval = len(real_held)
+    per_point: dict[str, list[dict]] = {r.name: [] for r in runners}
+
+    def score(fraction: float, kimg: dict[str, float]) -> None:
+        for r in runners:
+            start = time.perf_counter()
+            m = evaluate_draws(real_held, lambda i, r=r: r.sample(n_eval, seed=args.seed + 1 + i),
+                               draws=args.draws, encoder=encoder, seed=args.seed)
+            per_point[r.name].append({"fraction": fraction, "kimg": kimg[r.name], **m})
+            log(f"  scored {r.name} at {fraction:.0%} of the budget ({kimg[r.name]:.1f} kimg): "
+                f"SWD {m['swd_mean']:.1f} KID {m['kid']:.4f} in {time.perf_counter() - start:.0f}s")
+
+    budget = train_interleaved(runners, seconds=args.minutes * 60, slice_s=args.slice_seconds, log=log,
+                               score_at=tuple(args.score_at), score=score)
 
     def real_draw(i: int) -> torch.Tensor:
         # A random draw: the split keeps code-point order, so its head is all keycaps and symbols.
@@ -235,11 +264,34 @@ def run_resolution(args: argparse.Namespace, resolution: int, log: Callable[[str
                                                  seed=args.seed)}
     grid_image(real_held[:64]).save(args.out / f"quality-{resolution}-real.png")
     for r in runners:
-        rows[r.name] = evaluate_draws(real_held, lambda i, r=r: r.sample(n_eval, seed=args.seed + 1 + i),
-                                      draws=args.draws, encoder=encoder, seed=args.seed)
+        rows[r.name] = median_over_points(per_point[r.name])
         grid_image(r.sample(64, seed=args.seed + 1)).save(args.out / f"quality-{resolution}-{r.name}.png")
     return {"resolution": resolution, "encoder": version, "encoder_loss": [losses[0], losses[-1]],
             "held_out": n_eval, "budget": budget, "metrics": rows}
+
+
+def median_over_points(points: list[dict]) -> dict:
+    """One model's score: each metric's median over the points scored late in its budget.
+
+    A GAN's scores swing from one step to the next by more than the gaps between models, so a verdict
+    taken at the last step alone says where that step landed; the median of several points says where the
+    model is. Each metric keeps its per-point values (``<metric>_points``) and the sample-draw spread of
+    the point it took its median from (``<metric>_sd``).
+    """
+    out: dict = {"points": len(points), "draws": points[0]["draws"], "kimg_points": [p["kimg"] for p in points]}
+    for key, value in points[0].items():
+        if key in ("fraction", "kimg", "draws") or key.endswith("_sd"):
+            continue
+        if isinstance(value, str):
+            out[key] = value
+            continue
+        values = [float(p[key]) for p in points]
+        order = sorted(range(len(points)), key=values.__getitem__)
+        mid = order[(len(order) - 1) // 2]  # the lower median: always a value that was measured
+        out[key] = values[mid]
+        out[f"{key}_sd"] = float(points[mid].get(f"{key}_sd", 0.0))
+        out[f"{key}_points"] = values
+    return out
 
 
 def evaluate_draws(real: torch.Tensor, draw: Callable[[int], torch.Tensor], *, draws: int, encoder,
@@ -266,10 +318,16 @@ def table(result: dict) -> str:
              f"| model | kimg | {' | '.join(METRIC_COLUMNS)} |", "|" + " --- |" * (len(METRIC_COLUMNS) + 2)]
     for name, m in result["metrics"].items():
         kimg = result["budget"]["kimg"].get(name)
-        cells = [f"{m['swd_mean']:.1f} ± {m.get('swd_mean_sd', 0.0):.1f}", f"{m['kid']:.4f} ± {m.get('kid_sd', 0.0):.4f}",
+        cells = [f"{m['swd_mean']:.1f} ± {m.get('swd_mean_sd', 0.0):.1f}{_points(m, 'swd_mean', '.1f')}",
+                 f"{m['kid']:.4f} ± {m.get('kid_sd', 0.0):.4f}{_points(m, 'kid', '.4f')}",
                  *(f"{m[c]:.3f}" for c in METRIC_COLUMNS[2:])]
         lines.append(f"| {name} | {'-' if kimg is None else f'{kimg:.1f}'} | {' | '.join(cells)} |")
     return "\n".join(lines)
+
+
+def _points(m: dict, key: str, fmt: str) -> str:
+    values = m.get(f"{key}_points")
+    return "" if not values or len(values) < 2 else " (" + " / ".join(format(v, fmt) for v in values) + ")"
 
 
 def main() -> None:
@@ -291,13 +349,19 @@ def main() -> None:
     parser.add_argument("--variant", nargs="+", default=["current"], choices=sorted(v for v in VARIANTS if VARIANTS[v]),
                         help="our GAN's design variant(s), trained side by side, interleaved with the DCGAN "
                              "(bench/quality_curves.py lists them); default: the defaults")
-    parser.add_argument("--draws", type=int, default=5,
-                        help="independent sample sets scored per model (and real training draws for the floor); "
-                             "the table shows their mean ± standard deviation")
+    parser.add_argument("--draws", type=int, default=2,
+                        help="independent sample sets scored per model at each point (and real training draws for "
+                             "the floor); a point's score is their mean")
+    parser.add_argument("--score-at", type=float, nargs="+", default=[0.9, 0.95, 1.0],
+                        help="fractions of the budget at which every model is scored (training paused); a model's "
+                             "score is each metric's median over these points. Default: three points in the last "
+                             "10%% of the budget")
     parser.add_argument("--models", nargs="+", default=["brandforge", "dcgan"], choices=["brandforge", "dcgan"])
     args = parser.parse_args()
     if args.draws < 1:
         parser.error(f"--draws {args.draws}: score at least one sample set per model")
+    if not all(0 < f <= 1 for f in args.score_at):
+        parser.error(f"--score-at {args.score_at}: each point is a fraction of the budget in (0, 1]")
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -309,7 +373,7 @@ def main() -> None:
         results.append(run_resolution(args, resolution, log))
         print("\n" + table(results[-1]) + "\n", flush=True)
     payload = {"minutes": args.minutes, "threads": args.threads, "batch": args.batch, "variant": args.variant,
-               "draws": args.draws,
+               "draws": args.draws, "score_at": sorted(args.score_at),
                "channel_base": args.channel_base, "torch": torch.__version__, "results": results}
     (args.out / "quality-results.json").write_text(json.dumps(payload, indent=2))
     print(f"grids and quality-results.json in {args.out}")

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(("script", "args", "message"), [
     ("quality.py", ["--draws", "0"], "--draws 0: score at least one sample set per model"),
+    ("quality.py", ["--score-at", "0.9", "1.5"], "--score-at [0.9, 1.5]: each point is a fraction of the budget"),
     ("quality_curves.py", ["--variant", "current", "--draws", "0"], "--draws 0: score at least one sample set per point"),
     ("train.py", ["--also-channel-base", "512", "0"], "--also-channel-base [0]: channel_base must be a positive integer"),
     ("quality_curves.py", ["--variant", "dcgan", "--also-raw"], "--also-raw: the dcgan variant has no EMA copy"),
