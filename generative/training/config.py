@@ -65,8 +65,18 @@ class TrainConfig:
                                  "must not be negative")
         if self.checkpoint_kimg <= 0:
             raise GANConfigError(f"checkpoint_kimg={self.checkpoint_kimg!r} must be positive")
-        if not 0.0 <= self.augment_p <= 1.0:
-            raise GANConfigError(f"augment_p={self.augment_p!r} must lie in [0, 1]")
+        for name in ("augment_p", "style_mixing_prob", "ada_target"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise GANConfigError(f"{name}={getattr(self, name)!r} must lie in [0, 1]")
+        for name in ("lr_g", "lr_d", "ema_kimg", "ada_speed_kimg"):
+            if not getattr(self, name) > 0:
+                raise GANConfigError(f"{name}={getattr(self, name)!r} must be positive")
+        for name in ("r1_gamma", "ema_rampup"):
+            if not getattr(self, name) >= 0:
+                raise GANConfigError(f"{name}={getattr(self, name)!r} must not be negative")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise GANConfigError(f"{name}={getattr(self, name)!r} must lie in [0, 1): Adam's moment decay")
         unknown = sorted(set(self.augment_ops) - set(ALL_OPS))
         if unknown:
             raise GANConfigError(f"augment_ops {unknown} are unknown; choose from {ALL_OPS}")

@@ -134,6 +134,8 @@ def test_a_config_override_merges_into_the_tuned_defaults(studio):
     ({"config": {"gan": {"resolution": 64}}}, "config", "invalid_config"),
     ({"config": {"augment_ops": [{"x": 1}]}}, "config", "invalid_config"),
     ({"config": {"batch_size": 0}}, "config", "invalid_config"),
+    ({"config": {"style_mixing_prob": 1.5}}, "config", "invalid_config"),
+    ({"config": {"lr_g": -0.002}}, "config", "invalid_config"),
 ])
 def test_bad_input_is_a_problem_naming_the_field_and_leaves_nothing(studio, changes, field, code):
     response = studio.client("gen").post(JOBS, studio.body(**changes), format="json")

@@ -158,6 +158,33 @@ def test_default_training_config_follows_the_resolution():
     assert training_config(resolution=32, overrides={"ada_target": 0.5}).ada_target == 0.5
 
 
+@pytest.mark.parametrize(("name", "value", "reason"), [
+    ("style_mixing_prob", 1.5, "must lie in [0, 1]"),
+    ("ada_target", -0.1, "must lie in [0, 1]"),
+    ("augment_p", 2.0, "must lie in [0, 1]"),
+    ("lr_g", 0.0, "must be positive"),
+    ("lr_d", -0.002, "must be positive"),
+    ("ema_kimg", 0.0, "must be positive"),
+    ("ada_speed_kimg", -1.0, "must be positive"),
+    ("r1_gamma", -4.0, "must not be negative"),
+    ("ema_rampup", -0.05, "must not be negative"),
+    ("beta1", 1.0, "must lie in [0, 1)"),
+    ("beta2", -0.5, "must lie in [0, 1)"),
+    ("lr_g", float("nan"), "must be positive"),
+])
+def test_out_of_range_training_settings_are_refused_by_name(name, value, reason):
+    from generative.services.training import training_config
+
+    with pytest.raises(GANConfigError) as info:
+        training_config(resolution=32, overrides={name: value})
+    assert str(info.value).startswith(f"{name}={value!r} ") and reason in str(info.value)
+    # The edges of each range are settings, not errors.
+    edge = {"style_mixing_prob": 1.0, "ada_target": 0.0, "augment_p": 1.0, "r1_gamma": 0.0, "ema_rampup": 0.0,
+            "beta1": 0.0}.get(name)
+    if edge is not None:
+        assert getattr(training_config(resolution=32, overrides={name: edge}), name) == edge
+
+
 def test_shared_fakes_run_the_generator_once_per_step_and_old_checkpoints_keep_two(tmp_path):
     calls = []
     for shared in (True, False):
