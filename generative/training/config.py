@@ -60,18 +60,13 @@ class TrainConfig:
         for name in ("batch_size", "r1_interval", "ada_interval", "keep_checkpoints", "sample_count"):
             if getattr(self, name) < 1:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
-        if self.lr_decay_kimg < 0 or self.lr_decay_power < 0:
-            raise GANConfigError(f"lr_decay_kimg={self.lr_decay_kimg!r} and lr_decay_power={self.lr_decay_power!r} "
-                                 "must not be negative")
-        if self.checkpoint_kimg <= 0:
-            raise GANConfigError(f"checkpoint_kimg={self.checkpoint_kimg!r} must be positive")
         for name in ("augment_p", "style_mixing_prob", "ada_target"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must lie in [0, 1]")
-        for name in ("lr_g", "lr_d", "ema_kimg", "ada_speed_kimg"):
+        for name in ("lr_g", "lr_d", "ema_kimg", "ada_speed_kimg", "checkpoint_kimg"):
             if not getattr(self, name) > 0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be positive")
-        for name in ("r1_gamma", "ema_rampup"):
+        for name in ("r1_gamma", "ema_rampup", "lr_decay_kimg", "lr_decay_power"):
             if not getattr(self, name) >= 0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         for name in ("beta1", "beta2"):
