@@ -111,6 +111,13 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "dmin32-g": ({"d_channel_min": 32, "g_channel_min": 32}, {}),
     # Run 12: style mixing at 0.5 (not 0.9) led the default at 120 kimg; with the wider D at 32 px too.
     "mix0.5-dmin32": ({"d_channel_min": 32}, {"style_mixing_prob": 0.5}),
+    # Run 13: the finest level, where the DCGAN still wins. Its generator doubles with learned 4x4 transposed
+    # convolutions and ends in a 3x3 conv to RGB; ours doubles by nearest neighbour and ends in a 1x1 toRGB.
+    "tconv": ({"upsample": "transposed"}, {}),
+    "rgb3": ({"rgb_kernel": 3}, {}),
+    # ... learned doubling everywhere moved the coarse level (curves): the top block alone, and with D wider there.
+    "tconv32": ({"top_upsample": "transposed"}, {}),
+    "tconv32-dmin32": ({"top_upsample": "transposed", "d_channel_min": 32}, {}),
     "dcgan": None,
 }
 

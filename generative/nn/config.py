@@ -12,7 +12,7 @@ from typing import Any
 from generative.nn.errors import GANConfigError
 
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
-UPSAMPLE_MODES = ("nearest", "bilinear")
+UPSAMPLE_MODES = ("nearest", "bilinear", "transposed")
 D_DOWNSAMPLE_MODES = ("pool", "stride", "lowpass")
 # Output sizes whose default generator sums RGB skips (bench/RESULTS_quality.md, run 7).
 RGB_SKIPS_BY_DEFAULT = frozenset({32})
@@ -51,7 +51,10 @@ class GANConfig:
     sle_span: int = 3
     # How synthesis blocks double their feature maps before the first 3x3 convolution. "nearest"
     # keeps edges sharp; "bilinear" (the first release) blurs every octave, and its samples stay soft.
+    # "transposed": the first convolution is a learned 4x4 stride-2 transposed one that does the doubling.
     upsample: str = "nearest"
+    # The top block's mode when it should differ from the others' ("": as `upsample`).
+    top_upsample: str = ""
     # "tanh" bounds the image to (-1, 1): flat white backgrounds, the commonest pixel in brand assets,
     # come out exactly flat. A linear head ("linear", the first release) leaves a faint ripple there
     # that the discriminator hardly penalises and sample statistics do (measured: bench/RESULTS_quality.md).
@@ -60,6 +63,8 @@ class GANConfig:
     # image is the sum of all of them, each upsampled (bilinear) to full size. Low octaves then come
     # from low-resolution blocks, and the top block only adds detail.
     rgb_skips: bool = False
+    # Kernel size of the top toRGB: 1 (a per-pixel colour mix) or 3 (it also shapes the finest detail).
+    rgb_kernel: int = 1
     # Per-pixel noise inputs (StyleGAN's stochastic variation): every modulated 3x3 conv adds a
     # single-channel noise map, scaled by a learned per-layer strength that starts at zero. Training
     # draws fresh noise; inference and exports use one fixed map per layer, so a latent gives one image.
@@ -88,6 +93,11 @@ class GANConfig:
             raise GANConfigError(f"num_classes={self.num_classes!r} must be 0 (unconditional) or more")
         if self.upsample not in UPSAMPLE_MODES:
             raise GANConfigError(f"upsample={self.upsample!r} is unknown; choose one of {UPSAMPLE_MODES}")
+        if self.top_upsample not in ("", *UPSAMPLE_MODES):
+            raise GANConfigError(f"top_upsample={self.top_upsample!r} is unknown; choose \"\" (as upsample) or one "
+                                 f"of {UPSAMPLE_MODES}")
+        if self.rgb_kernel not in (1, 3):
+            raise GANConfigError(f"rgb_kernel={self.rgb_kernel!r} must be 1 or 3")
         if self.output not in OUTPUT_HEADS:
             raise GANConfigError(f"output={self.output!r} is unknown; choose one of {OUTPUT_HEADS}")
         if self.noise_min_res not in (4, *self.block_resolutions):
@@ -134,6 +144,10 @@ class GANConfig:
     def d_channels(self, res: int) -> int:
         """The discriminator's width at feature-map size `res`."""
         return max(self.channels(res), self.d_channel_min)
+
+    def upsample_at(self, res: int) -> str:
+        """How the synthesis block that outputs `res` px doubles its input."""
+        return self.top_upsample if res == self.resolution and self.top_upsample else self.upsample
 
     @property
     def num_ws(self) -> int:

@@ -63,19 +63,23 @@ class MappingNetwork(nn.Module):
 
 class SynthesisBlock(nn.Module):
     """Doubles the feature map size (``upsample``: "nearest" or "bilinear") and applies two
-    style-modulated 3x3 convolutions."""
+    style-modulated 3x3 convolutions; with "transposed", the first convolution does the doubling."""
 
     def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, upsample: str,
                  noise_resolution: int = 0) -> None:
         super().__init__()
         self.upsample = upsample
-        self.conv0 = ModulatedConv2d(in_channels, out_channels, w_dim=w_dim, noise_resolution=noise_resolution)
+        learned = upsample == "transposed"
+        self.conv0 = ModulatedConv2d(in_channels, out_channels, w_dim=w_dim, noise_resolution=noise_resolution,
+                                     kernel_size=4 if learned else 3, up=learned)
         self.conv1 = ModulatedConv2d(out_channels, out_channels, w_dim=w_dim, noise_resolution=noise_resolution)
 
     def forward(self, x: torch.Tensor, w0: torch.Tensor, w1: torch.Tensor,
                 noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         n0, n1 = noise if noise is not None else (None, None)
-        return self.conv1(self.conv0(upsample2x(x, self.upsample), w0, n0), w1, n1)
+        if self.upsample != "transposed":
+            x = upsample2x(x, self.upsample)
+        return self.conv1(self.conv0(x, w0, n0), w1, n1)
 
 
 class SynthesisNetwork(nn.Module):
@@ -102,9 +106,9 @@ class SynthesisNetwork(nn.Module):
         for res in config.block_resolutions:
             channels[res] = config.g_channels(res)
             self.blocks.append(SynthesisBlock(channels[res // 2], channels[res], w_dim=config.w_dim,
-                                              upsample=config.upsample, noise_resolution=noise_at(res)))
+                                              upsample=config.upsample_at(res), noise_resolution=noise_at(res)))
         self.to_rgb = ModulatedConv2d(channels[config.resolution], config.img_channels, w_dim=config.w_dim,
-                                      kernel_size=1, demodulate=False, activate=False)
+                                      kernel_size=config.rgb_kernel, demodulate=False, activate=False)
         self.output = config.output
         # Below-top toRGBs for RGB skips, keyed by the feature-map size they read.
         self.rgb_skips = nn.ModuleDict()

@@ -73,15 +73,22 @@ class ModulatedConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, kernel_size: int = 3,
                  demodulate: bool = True, activate: bool = True, input_gain: float = LRELU_GAIN,
-                 noise_resolution: int = 0) -> None:
+                 noise_resolution: int = 0, up: bool = False) -> None:
         super().__init__()
+        if up and kernel_size != 4:
+            raise ValueError(f"kernel_size={kernel_size}: an upsampling (transposed, stride-2) conv takes a 4x4 kernel")
         # w comes out of the mapping network's last leaky ReLU.
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0, input_gain=LRELU_GAIN)
         self.input_gain = input_gain
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.padding = kernel_size // 2
+        self.padding = 1 if up else kernel_size // 2
+        # `up`: a learned 2x upsampling, a 4x4 stride-2 transposed convolution (as a DCGAN's generator has).
+        # Each output pixel then reads one 2x2 phase of the kernel, a quarter of its taps: its demodulated
+        # variance is a quarter of the full kernel's, which `demod_gain` restores.
+        self.up = up
+        self.demod_gain = 2.0 if up else 1.0
         self.demodulate = demodulate
         self.activate = activate
         # Noise input (`noise_resolution` > 0): a fixed map for inference, and a strength learned from zero.
@@ -97,17 +104,24 @@ class ModulatedConv2d(nn.Module):
         # The input's activation gain rides on the per-sample styles: a [batch, C] multiply, not a full pass.
         x = x * (styles * self.input_gain)[:, :, None, None]
         if self.demodulate:
-            x = F.conv2d(x, weight, None, padding=self.padding)
+            x = self._conv(x, weight, None)
             # Sum over kernel taps of w^2, contracted with s^2 over input channels: |W * s| per output.
             wsq = weight.square().sum(dim=(2, 3))
             dcoefs = torch.rsqrt(styles.square() @ wsq.t() + 1e-8)
+            if self.up:
+                dcoefs = dcoefs * self.demod_gain
             x = torch.addcmul(self.bias[None, :, None, None], x, dcoefs[:, :, None, None])
         else:
-            x = F.conv2d(x, weight, self.bias, padding=self.padding)
+            x = self._conv(x, weight, self.bias)
         if self.noise_strength is not None:
             # In place on the fresh sum: its backward needs neither its output nor the old value.
             x.add_((self.noise_const if noise is None else noise) * self.noise_strength)
         return lrelu(x) if self.activate else x
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.up:
+            return F.conv_transpose2d(x, weight.transpose(0, 1), bias, stride=2, padding=self.padding)
+        return F.conv2d(x, weight, bias, padding=self.padding)
 
 
 class SkipLayerExcitation(nn.Module):

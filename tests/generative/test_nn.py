@@ -495,3 +495,62 @@ def test_strided_discriminator_blocks_read_the_full_size_grid():
     stored = cfg.to_dict()
     del stored["d_downsample"]
     assert GANConfig.from_dict(stored).d_downsample == "pool"
+
+
+def test_transposed_upsampling_is_a_demodulated_learned_stride2_conv():
+    from torch.nn import functional as F
+
+    from generative.nn.layers import ModulatedConv2d
+
+    with pytest.raises(ValueError, match="kernel_size=3"):
+        ModulatedConv2d(4, 8, w_dim=16, kernel_size=3, up=True)
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(32, 32, w_dim=16, kernel_size=4, up=True, activate=False)
+    # Features as a leaky ReLU leaves them (the layer's input gain restores their variance).
+    x, w = F.leaky_relu(torch.randn(4, 32, 8, 8), 0.2), torch.randn(4, 16)
+    out = conv(x, w)
+    assert out.shape == (4, 32, 16, 16)
+    # The reference: StyleGAN2's per-sample modulated weight, each output channel scaled to unit norm over
+    # one 2x2 phase of the 4x4 kernel (a quarter of its taps, hence the factor 2), run one sample at a time.
+    styles = conv.affine(w)
+    for i in range(4):
+        wmod = conv.weight * conv.weight_gain * styles[i][None, :, None, None]
+        wmod = wmod * 2 * torch.rsqrt(wmod.square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8)
+        expected = F.conv_transpose2d(x[i:i + 1] * conv.input_gain, wmod.transpose(0, 1), conv.bias, stride=2,
+                                      padding=1)
+        torch.testing.assert_close(out[i:i + 1], expected, rtol=1e-4, atol=1e-5)
+    # Demodulation keeps unit-variance features at about unit variance after the doubling.
+    assert 0.7 < out.std().item() < 1.4
+    # In the generator, every block's first conv does the doubling with its own 4x4 kernel.
+    cfg = tiny(upsample="transposed")
+    G = seeded(Generator, cfg)
+    assert all(b.conv0.up and b.conv0.weight.shape[-1] == 4 for b in G.synthesis.blocks)
+    assert not any(b.conv0.up for b in Generator(tiny()).synthesis.blocks)
+    assert G(torch.randn(2, cfg.z_dim)).shape == (2, 3, 32, 32)
+    # `top_upsample` sets the top block's mode alone.
+    top = Generator(tiny(top_upsample="transposed"))
+    assert [b.conv0.up for b in top.synthesis.blocks] == [False, False, True]
+    assert top(torch.randn(2, cfg.z_dim)).shape == (2, 3, 32, 32)
+    assert [b.upsample for b in Generator(tiny(upsample="bilinear", top_upsample="nearest")).synthesis.blocks] == [
+        "bilinear", "bilinear", "nearest"]
+    with pytest.raises(GANConfigError, match="top_upsample='cubic'"):
+        tiny(top_upsample="cubic")
+
+
+def test_a_3x3_top_torgb_spreads_one_feature_pixel_over_its_neighbours():
+    for kernel, reach in ((1, 1), (3, 9)):
+        cfg = tiny(rgb_kernel=kernel, output="linear")
+        to_rgb = seeded(Generator, cfg).synthesis.to_rgb
+        assert to_rgb.weight.shape[-1] == kernel
+        w = torch.randn(1, cfg.w_dim)
+        x = torch.randn(1, to_rgb.weight.shape[1], 8, 8)
+        bumped = x.clone()
+        bumped[0, :, 4, 4] += 1.0
+        with torch.no_grad():
+            changed = (to_rgb(bumped, w) - to_rgb(x, w)).abs().sum(dim=1)[0] > 1e-6
+        assert changed.sum().item() == reach and changed[4, 4]
+    with pytest.raises(GANConfigError, match="rgb_kernel=2"):
+        tiny(rgb_kernel=2)
+    stored = tiny().to_dict()
+    del stored["rgb_kernel"]
+    assert GANConfig.from_dict(stored).rgb_kernel == 1

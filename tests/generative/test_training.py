@@ -5,6 +5,7 @@ Tiny 32 px configs and a few steps each; the processes run one thread because tw
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -43,9 +44,10 @@ def _one_thread():
 
 
 def tiny_config(**overrides) -> TrainConfig:
-    gan = GANConfig(resolution=32, channel_base=256, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2,
-                    num_classes=overrides.pop("num_classes", 0), rgb_skips=overrides.pop("rgb_skips", False),
-                    noise=overrides.pop("noise", False), noise_min_res=overrides.pop("noise_min_res", 4))
+    """A tiny 32 px run; overrides naming a GANConfig field go to the network, the rest to training."""
+    arch = {f.name: overrides.pop(f.name) for f in dataclasses.fields(GANConfig) if f.name in overrides}
+    gan = GANConfig(**{"resolution": 32, "channel_base": 256, "channel_max": 32, "z_dim": 16, "w_dim": 16,
+                       "mapping_layers": 2, **arch})
     values = {"gan": gan, "batch_size": 4, "r1_interval": 2, "augment_p": 0.2, "ada_interval": 1,
               "ada_speed_kimg": 0.5, "checkpoint_kimg": 1.0, "sample_count": 4, "ema_kimg": 0.01}
     values.update(overrides)
@@ -312,8 +314,9 @@ def test_trains_from_a_dataset_of_float_images_with_labels(tmp_path):
     assert trainer.step == 1
 
 
-@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}, {"noise": True, "noise_min_res": 32}],
-                         ids=["plain", "skips", "noise", "noise-top"])
+@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}, {"noise": True, "noise_min_res": 32},
+                                  {"upsample": "transposed", "rgb_kernel": 3}],
+                         ids=["plain", "skips", "noise", "noise-top", "learned-up"])
 def test_export_loads_and_generates(tmp_path, arch):
     config = tiny_config(**arch)
     trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
@@ -329,7 +332,8 @@ def test_export_loads_and_generates(tmp_path, arch):
     torch.testing.assert_close(average[0], average[2])
 
 
-@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}], ids=["plain", "skips", "noise"])
+@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}, {"top_upsample": "transposed"}],
+                         ids=["plain", "skips", "noise", "learned-up"])
 def test_onnx_export_matches_torch(tmp_path, arch):
     onnx = pytest.importorskip("onnx")
     from onnx.reference import ReferenceEvaluator
