@@ -85,10 +85,7 @@ class ModulatedConv2d(nn.Module):
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.padding = 1 if up else kernel_size // 2
         # `up`: a learned 2x upsampling, a 4x4 stride-2 transposed convolution (as a DCGAN's generator has).
-        # Each output pixel then reads one 2x2 phase of the kernel, a quarter of its taps: its demodulated
-        # variance is a quarter of the full kernel's, which `demod_gain` restores.
         self.up = up
-        self.demod_gain = 2.0 if up else 1.0
         self.demodulate = demodulate
         self.activate = activate
         # Noise input (`noise_resolution` > 0): a fixed map for inference, and a strength learned from zero.
@@ -109,7 +106,9 @@ class ModulatedConv2d(nn.Module):
             wsq = weight.square().sum(dim=(2, 3))
             dcoefs = torch.rsqrt(styles.square() @ wsq.t() + 1e-8)
             if self.up:
-                dcoefs = dcoefs * self.demod_gain
+                # Each output pixel reads one 2x2 phase of the 4x4 kernel, a quarter of the taps the norm
+                # summed: twice the coefficient restores unit variance.
+                dcoefs = dcoefs * 2.0
             x = torch.addcmul(self.bias[None, :, None, None], x, dcoefs[:, :, None, None])
         else:
             x = self._conv(x, weight, self.bias)
