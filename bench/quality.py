@@ -118,6 +118,12 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # ... learned doubling everywhere moved the coarse level (curves): the top block alone, and with D wider there.
     "tconv32": ({"top_upsample": "transposed"}, {}),
     "tconv32-dmin32": ({"top_upsample": "transposed", "d_channel_min": 32}, {}),
+    # Run 14: keep the generator, and give D a second, patch-level head that scores each cell of its 16 or 8 px
+    # feature map (local texture judged apart from the global shape); also at half the loss weight.
+    "patch16": ({"d_patch_res": 16}, {}),
+    "patch8": ({"d_patch_res": 8}, {}),
+    "patch16-w0.5": ({"d_patch_res": 16}, {"patch_weight": 0.5}),
+    "patch32": ({"d_patch_res": 32}, {}),
     "dcgan": None,
 }
 

@@ -44,6 +44,10 @@ class GANConfig:
     # "stride": the second convolution is a learned 4x4, stride-2 one that reads the full-size grid.
     # "lowpass": as "pool", with a [1, 3, 3, 1] binomial blur before every subsampling (anti-aliased).
     d_downsample: str = "pool"
+    # A second, patch-level discriminator head (PatchGAN-style): on D's feature map of this size a
+    # two-layer 1x1 head scores every cell, whose receptive field is a local patch, as real or fake, so
+    # fine texture is judged apart from global shape (0: no patch head; else 8 up to resolution / 2).
+    d_patch_res: int = 0
     num_classes: int = 0
     # Skip-layer excitation: a low-resolution block gates the channels of the block `sle_span`
     # octaves above it, giving the generator a short gradient path (FastGAN-style).
@@ -89,6 +93,9 @@ class GANConfig:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be 0 (as channel_min) or more")
         if self.d_downsample not in D_DOWNSAMPLE_MODES:
             raise GANConfigError(f"d_downsample={self.d_downsample!r} is unknown; choose one of {D_DOWNSAMPLE_MODES}")
+        if self.d_patch_res not in (0, *self.d_patch_resolutions):
+            raise GANConfigError(f"d_patch_res={self.d_patch_res!r} must be 0 (no patch head) or one of the "
+                                 f"discriminator's feature-map sizes {tuple(self.d_patch_resolutions)}")
         if self.num_classes < 0:
             raise GANConfigError(f"num_classes={self.num_classes!r} must be 0 (unconditional) or more")
         if self.upsample not in UPSAMPLE_MODES:
@@ -133,6 +140,11 @@ class GANConfig:
     def block_resolutions(self) -> list[int]:
         """Feature-map sizes of the synthesis blocks after the 4x4 input: 8, 16, ..., resolution."""
         return [2**i for i in range(3, self.log2_res + 1)]
+
+    @property
+    def d_patch_resolutions(self) -> list[int]:
+        """Feature-map sizes a patch head can read: each discriminator block's output above 4x4."""
+        return [r for r in self.block_resolutions if r < self.resolution]
 
     def channels(self, res: int) -> int:
         return max(min(self.channel_base // res, self.channel_max), self.channel_min)

@@ -1,4 +1,5 @@
-"""Residual discriminator with minibatch standard deviation and projection class conditioning."""
+"""Residual discriminator with minibatch standard deviation, projection class conditioning and an
+optional patch-level head."""
 
 from __future__ import annotations
 
@@ -61,6 +62,14 @@ class Discriminator(nn.Module):
                                              downsample=config.d_downsample))
             res //= 2
         self.blocks = nn.ModuleList(blocks)
+        self.patch_res = config.d_patch_res
+        self.patch_head = None
+        if self.patch_res:
+            cp = config.d_channels(self.patch_res)
+            self.patch_head = nn.Sequential(
+                EqualConv2d(cp, cp, kernel_size=1, activate=True, input_gain=LRELU_GAIN),
+                EqualConv2d(cp, 1, kernel_size=1, input_gain=LRELU_GAIN),
+            )
         c4 = config.d_channels(4)
         self.conv4 = EqualConv2d(c4 + 1, c4, activate=True, input_gain=LRELU_GAIN)
         self.fc = EqualLinear(c4 * 16, c4, activate=True, input_gain=LRELU_GAIN)
@@ -71,20 +80,31 @@ class Discriminator(nn.Module):
         self.embed = EqualLinear(config.num_classes, c4, input_gain=LRELU_GAIN) if config.num_classes > 0 else None
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self._run(img, c, patches=False)[0]
+
+    def score(self, img: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Image logits [batch] and, with a patch head, patch logits [batch, d_patch_res, d_patch_res]."""
+        return self._run(img, c, patches=self.patch_head is not None)
+
+    def _run(self, img: torch.Tensor, c: torch.Tensor | None, *,
+             patches: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         if img.ndim != 4 or img.shape[1:] != (self.img_channels, self.resolution, self.resolution):
             raise ShapeError(
                 f"images have shape {tuple(img.shape)}; expected [batch, {self.img_channels}, "
                 f"{self.resolution}, {self.resolution}]"
             )
+        if self.embed is not None and c is None:
+            raise ShapeError(f"this discriminator has {self.num_classes} classes and needs labels c")
         x = self.from_rgb(img)
+        patch_logits = None
         for block in self.blocks:
             x = block(x)
+            if patches and x.shape[-1] == self.patch_res:
+                patch_logits = self.patch_head(x).squeeze(1)
         x = self.conv4(minibatch_stddev(x, group_size=self.mbstd_group))
         h = self.fc(x.flatten(1))
         logits = self.out(h).squeeze(1)
         if self.embed is not None:
-            if c is None:
-                raise ShapeError(f"this discriminator has {self.num_classes} classes and needs labels c")
             onehot = nn.functional.one_hot(c.long(), self.num_classes).to(h.dtype)
             logits = logits + (self.embed(onehot) * h).sum(dim=1) / math.sqrt(h.shape[1])
-        return logits
+        return logits, patch_logits

@@ -36,6 +36,9 @@ class TrainConfig:
     r1_gamma: float = 1.0
     # R1 runs on one step in `r1_interval` (lazy regularisation), scaled up to the same strength.
     r1_interval: int = 16
+    # With a patch-level discriminator head (`GANConfig.d_patch_res`): the weight of its loss, the mean over
+    # patches, beside the image-level loss (R1 then penalises the gradient of their weighted sum).
+    patch_weight: float = 1.0
     style_mixing_prob: float = 0.9
     # One generator pass per step: the D step's fakes (kept with their graph) also feed the G step,
     # as in the DCGAN recipe; saves a generator forward per step (about 8% of a 32 px step on CPU).
@@ -66,7 +69,7 @@ class TrainConfig:
         for name in ("lr_g", "lr_d", "ema_kimg", "ada_speed_kimg", "checkpoint_kimg"):
             if not getattr(self, name) > 0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be positive")
-        for name in ("r1_gamma", "ema_rampup", "lr_decay_kimg", "lr_decay_power"):
+        for name in ("r1_gamma", "patch_weight", "ema_rampup", "lr_decay_kimg", "lr_decay_power"):
             if not getattr(self, name) >= 0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         for name in ("beta1", "beta2"):

@@ -196,13 +196,17 @@ class Trainer:
             with torch.no_grad():
                 fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=False), self._noise(batch))
         real.requires_grad_(do_r1)
-        real_logits = self.D(self._augment(real), c_real)
-        fake_logits = self.D(self._augment(fake), c_fake)
+        real_logits, real_patches = self.D.score(self._augment(real), c_real)
+        fake_logits, fake_patches = self.D.score(self._augment(fake), c_fake)
         loss_d = discriminator_loss(real_logits, fake_logits)
+        r1_outputs = real_logits
+        if real_patches is not None:
+            loss_d = loss_d + cfg.patch_weight * discriminator_loss(real_patches, fake_patches)
+            r1_outputs = real_logits + cfg.patch_weight * real_patches.mean(dim=(1, 2))
         loss_total = loss_d
         loss_r1 = None
         if do_r1:
-            loss_r1 = r1_penalty(real_logits, real)
+            loss_r1 = r1_penalty(r1_outputs, real)
             loss_total = loss_d + loss_r1 * (cfg.r1_gamma / 2 * cfg.r1_interval)
         self.opt_d.zero_grad(set_to_none=True)
         loss_total.backward()
@@ -220,7 +224,10 @@ class Trainer:
         else:
             z, c_fake = self._latents(batch)
             fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True), self._noise(batch))
-        loss_g = generator_loss(self.D(self._augment(fake), c_fake))
+        fake_logits, fake_patches = self.D.score(self._augment(fake), c_fake)
+        loss_g = generator_loss(fake_logits)
+        if fake_patches is not None:
+            loss_g = loss_g + cfg.patch_weight * generator_loss(fake_patches)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         ddp.average_gradients(self.G)

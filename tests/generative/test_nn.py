@@ -390,6 +390,36 @@ def test_strided_discriminator_blocks_read_the_full_size_grid():
     assert GANConfig.from_dict(stored).d_downsample == "pool"
 
 
+def test_patch_head_scores_each_local_patch_apart_from_the_image():
+    cfg = tiny(d_patch_res=16)
+    D = seeded(Discriminator, cfg)
+    img = torch.randn(3, 3, 32, 32)
+    logits, patches = D.score(img)
+    assert logits.shape == (3,) and patches.shape == (3, 16, 16)
+    torch.testing.assert_close(D(img), logits)
+    # Cell (0, 0) of the 16 px map sees pixels 0-4 of each axis (1x1, 3x3 at 32 px, 2x2 pool, 3x3 at 16 px):
+    # repainting the bottom half leaves it, and the whole top-left quarter of cells, as they were, while the
+    # image-level logit (which sees everything) and the bottom cells move.
+    edited = img.clone()
+    edited[:, :, 16:, :] = torch.randn(3, 3, 16, 32)
+    logits2, patches2 = D.score(edited)
+    torch.testing.assert_close(patches2[:, :5, :], patches[:, :5, :])
+    assert (patches2[:, 12:, :] - patches[:, 12:, :]).abs().amin(dim=(1, 2)).gt(0).all()
+    assert (logits2 - logits).abs().min() > 1e-4
+    # Without a patch head, score() has no patch logits and the network has no extra weights.
+    plain = seeded(Discriminator, tiny())
+    assert plain.score(img)[1] is None and plain.patch_head is None
+    assert sum(p.numel() for p in D.parameters()) - sum(p.numel() for p in plain.parameters()) == 16 * 16 + 16 + 16 + 1
+    # A patch head at 8 px sees wider patches; 4 px (the image head's own map) and full size are refused.
+    assert seeded(Discriminator, tiny(d_patch_res=8)).score(img)[1].shape == (3, 8, 8)
+    for bad in (4, 32, 12):
+        with pytest.raises(GANConfigError, match=f"d_patch_res={bad}.*\\(8, 16\\)"):
+            tiny(d_patch_res=bad)
+    stored = cfg.to_dict()
+    del stored["d_patch_res"]
+    assert GANConfig.from_dict(stored).d_patch_res == 0
+
+
 def test_transposed_upsampling_is_a_demodulated_learned_stride2_conv():
     from torch.nn import functional as F
 

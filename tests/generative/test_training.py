@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -66,10 +67,11 @@ def assert_same_modules(a: Trainer, b: Trainer) -> None:
             assert torch.equal(sa[key], sb[key]), f"{name}.{key} differs"
 
 
-@pytest.mark.parametrize(("shared_fakes", "noise"), [(True, False), (False, False), (True, True)])
-def test_resume_continues_exactly(tmp_path, shared_fakes, noise):
+@pytest.mark.parametrize(("shared_fakes", "noise", "d_patch_res"), [(True, False, 0), (False, False, 0), (True, True, 0),
+                                                                  (True, False, 16)])
+def test_resume_continues_exactly(tmp_path, shared_fakes, noise, d_patch_res):
     # The learning rate decays from the second step on, so the resumed half runs on the decayed rate too.
-    config = tiny_config(shared_fakes=shared_fakes, lr_decay_kimg=0.008, noise=noise)
+    config = tiny_config(shared_fakes=shared_fakes, lr_decay_kimg=0.008, noise=noise, d_patch_res=d_patch_res)
     data = images()
     k = 6
     straight = Trainer(config=config, dataset=data, run_dir=tmp_path / "straight")
@@ -91,6 +93,23 @@ def test_resume_continues_exactly(tmp_path, shared_fakes, noise):
     for name in ("opt_g", "opt_d"):
         sa, sb = getattr(straight, name).state_dict()["state"], getattr(resumed, name).state_dict()["state"]
         assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
+
+
+def test_patch_head_learns_from_its_own_loss_and_its_weight_scales_it(tmp_path):
+    data = images()
+    heads = {}
+    for weight in (0.0, 1.0):
+        trainer = Trainer(config=tiny_config(d_patch_res=8, patch_weight=weight), dataset=data,
+                          run_dir=tmp_path / str(weight))
+        before = [p.detach().clone() for p in trainer.D.patch_head.parameters()]
+        losses = [trainer.train_step() for _ in range(3)]
+        heads[weight] = [(a, b.detach()) for a, b in zip(before, trainer.D.patch_head.parameters(), strict=True)]
+        assert all(math.isfinite(v) for step in losses for v in step.values())
+    # At weight 0 the head gets no gradient (Adam leaves a zero gradient's parameter where it is); at 1 it learns.
+    assert all(torch.equal(a, b) for a, b in heads[0.0])
+    assert not all(torch.equal(a, b) for a, b in heads[1.0])
+    with pytest.raises(GANConfigError, match="patch_weight=-1"):
+        tiny_config(patch_weight=-1.0)
 
 
 def test_learning_rate_decays_with_images_seen_and_old_checkpoints_keep_it_constant(tmp_path):
