@@ -14,6 +14,7 @@ from generative.nn.errors import GANConfigError
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 UPSAMPLE_MODES = ("nearest", "bilinear", "transposed")
 D_DOWNSAMPLE_MODES = ("pool", "stride", "lowpass")
+PATCH_TRUNKS = ("shared", "own")
 # Output sizes whose default generator sums RGB skips (bench/RESULTS_quality.md, run 7).
 RGB_SKIPS_BY_DEFAULT = frozenset({32})
 OUTPUT_HEADS = ("tanh", "linear")
@@ -48,6 +49,9 @@ class GANConfig:
     # two-layer 1x1 head scores every cell, whose receptive field is a local patch, as real or fake, so
     # fine texture is judged apart from global shape (0: no patch head; else 8 up to resolution / 2).
     d_patch_res: int = 0
+    # What the patch head reads: "shared", the image head's own blocks (one trunk learns both judgements),
+    # or "own", a separate fromRGB and blocks of the same widths down to d_patch_res (two discriminators).
+    d_patch_trunk: str = "shared"
     num_classes: int = 0
     # Skip-layer excitation: a low-resolution block gates the channels of the block `sle_span`
     # octaves above it, giving the generator a short gradient path (FastGAN-style).
@@ -96,6 +100,8 @@ class GANConfig:
         if self.d_patch_res not in (0, *self.d_patch_resolutions):
             raise GANConfigError(f"d_patch_res={self.d_patch_res!r} must be 0 (no patch head) or one of the "
                                  f"discriminator's feature-map sizes {tuple(self.d_patch_resolutions)}")
+        if self.d_patch_trunk not in PATCH_TRUNKS:
+            raise GANConfigError(f"d_patch_trunk={self.d_patch_trunk!r} is unknown; choose one of {PATCH_TRUNKS}")
         if self.num_classes < 0:
             raise GANConfigError(f"num_classes={self.num_classes!r} must be 0 (unconditional) or more")
         if self.upsample not in UPSAMPLE_MODES:

@@ -63,13 +63,21 @@ class Discriminator(nn.Module):
             res //= 2
         self.blocks = nn.ModuleList(blocks)
         self.patch_res = config.d_patch_res
-        self.patch_head = None
+        self.patch_head = self.patch_trunk = None
         if self.patch_res:
             cp = config.d_channels(self.patch_res)
             self.patch_head = nn.Sequential(
                 EqualConv2d(cp, cp, kernel_size=1, activate=True, input_gain=LRELU_GAIN),
                 EqualConv2d(cp, 1, kernel_size=1, input_gain=LRELU_GAIN),
             )
+            if config.d_patch_trunk == "own":
+                # The image head's layers down to patch_res, with weights of their own.
+                depth = (config.resolution // self.patch_res).bit_length() - 1
+                own = [EqualConv2d(config.img_channels, config.d_channels(config.resolution), kernel_size=1,
+                                   activate=True)]
+                own += [DiscriminatorBlock(b.conv0.weight.shape[0], b.skip.weight.shape[0], downsample=config.d_downsample)
+                        for b in blocks[:depth]]
+                self.patch_trunk = nn.Sequential(*own)
         c4 = config.d_channels(4)
         self.conv4 = EqualConv2d(c4 + 1, c4, activate=True, input_gain=LRELU_GAIN)
         self.fc = EqualLinear(c4 * 16, c4, activate=True, input_gain=LRELU_GAIN)
@@ -97,9 +105,11 @@ class Discriminator(nn.Module):
             raise ShapeError(f"this discriminator has {self.num_classes} classes and needs labels c")
         x = self.from_rgb(img)
         patch_logits = None
+        if patches and self.patch_trunk is not None:
+            patch_logits = self.patch_head(self.patch_trunk(img)).squeeze(1)
         for block in self.blocks:
             x = block(x)
-            if patches and x.shape[-1] == self.patch_res:
+            if patches and self.patch_trunk is None and x.shape[-1] == self.patch_res:
                 patch_logits = self.patch_head(x).squeeze(1)
         x = self.conv4(minibatch_stddev(x, group_size=self.mbstd_group))
         h = self.fc(x.flatten(1))

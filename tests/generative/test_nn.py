@@ -416,8 +416,26 @@ def test_patch_head_scores_each_local_patch_apart_from_the_image():
         with pytest.raises(GANConfigError, match=f"d_patch_res={bad}.*\\(8, 16\\)"):
             tiny(d_patch_res=bad)
     stored = cfg.to_dict()
-    del stored["d_patch_res"]
+    del stored["d_patch_res"], stored["d_patch_trunk"]
     assert GANConfig.from_dict(stored).d_patch_res == 0
+
+
+def test_patch_head_on_its_own_trunk_is_a_second_discriminator():
+    img = torch.randn(3, 3, 32, 32)
+    for trunk, patches_follow_the_image_head in (("shared", True), ("own", False)):
+        D = seeded(Discriminator, tiny(d_patch_res=8, d_patch_trunk=trunk))
+        logits, patches = D.score(img)
+        with torch.no_grad():
+            D.blocks[0].conv0.weight.mul_(2.0)
+        logits2, patches2 = D.score(img)
+        assert (logits2 - logits).abs().min() > 1e-4
+        assert torch.equal(patches2, patches) is not patches_follow_the_image_head
+    # The own trunk mirrors the image head's layers down to the patch size: fromRGB and two blocks (32 -> 8 px).
+    own = seeded(Discriminator, tiny(d_patch_res=8, d_patch_trunk="own"))
+    assert [tuple(m.weight.shape) for m in own.patch_trunk.modules() if hasattr(m, "weight")] == \
+        [tuple(m.weight.shape) for m in (own.from_rgb, *own.blocks[:2]) for m in m.modules() if hasattr(m, "weight")]
+    with pytest.raises(GANConfigError, match="d_patch_trunk='separate'"):
+        tiny(d_patch_res=8, d_patch_trunk="separate")
 
 
 def test_transposed_upsampling_is_a_demodulated_learned_stride2_conv():
