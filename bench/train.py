@@ -9,6 +9,7 @@ one more cycle of the same steps after the timed ones, so counting costs the tim
     .venv/bin/python bench/train.py                 # everything, a few minutes
     .venv/bin/python bench/train.py --resolutions 64 --seconds 20
     .venv/bin/python bench/train.py --resolutions 64 --ddp 2    # + our default as 2 one-thread Gloo ranks
+    .venv/bin/python bench/train.py --resolutions 32 --also-gan d_patch_res=16   # + a row with one field changed
 
 `--ddp N` adds a row for our default trained as a worker with `GENERATIVE_DDP_PROCESSES=N` trains it:
 N processes launched by torchrun (one thread each, gradients all-reduced over Gloo). By default the
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from generative.nn.config import GANConfig  # noqa: E402
 from generative.nn.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from generative.nn.errors import GANConfigError  # noqa: E402
 from generative.training.config import TrainConfig  # noqa: E402
 from generative.training.memory import keep_freed_memory  # noqa: E402
 from generative.training.trainer import Trainer  # noqa: E402
@@ -127,16 +129,14 @@ def _flops_per_step(step, cycle: int) -> float:
     return counter.total / cycle
 
 
-def bench_ours(resolution: int, *, seconds: float, channel_base: int | None = None) -> dict:
-    gan = GANConfig.default(resolution)
-    if channel_base is not None:
-        gan = dataclasses.replace(gan, channel_base=channel_base)
+def bench_ours(resolution: int, *, seconds: float, gan_overrides: dict | None = None) -> dict:
+    gan = dataclasses.replace(GANConfig.default(resolution), **(gan_overrides or {}))
     config = TrainConfig.default(resolution, gan=gan, batch_size=BATCH[resolution], checkpoint_kimg=1e6)
     trainer = Trainer(config=config, dataset=_images(256, resolution), run_dir=Path(tempfile.mkdtemp()), device="cpu")
     trainer.train_step()  # warm-up (step 0 also runs R1); timed steps run R1 on one step in r1_interval
     result = _timed(trainer.train_step, seconds=seconds, cycle=config.r1_interval)
     params = sum(p.numel() for m in (trainer.G, trainer.D) for p in m.parameters())
-    name = "brandforge" if channel_base is None else f"brandforge(channel_base={channel_base})"
+    name = "brandforge" if not gan_overrides else f"brandforge({', '.join(f'{k}={v}' for k, v in gan_overrides.items())})"
     return {"model": name, "resolution": resolution, "batch": config.batch_size, "params_m": params / 1e6,
             "images_per_s": result["steps"] * config.batch_size / result["seconds"], **result}
 
@@ -235,7 +235,7 @@ def _child(args: argparse.Namespace) -> None:
             print(json.dumps(result))
         return
     if args.child == "ours":
-        result = bench_ours(args.resolutions[0], seconds=args.seconds, channel_base=args.child_channel_base)
+        result = bench_ours(args.resolutions[0], seconds=args.seconds, gan_overrides=json.loads(args.child_gan))
     else:
         result = bench_dcgan(args.resolutions[0], seconds=args.seconds, target_params=args.target_params)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -243,13 +243,25 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def _run_child(kind: str, resolution: int, *, seconds: float, target_params: int = 0,
-               channel_base: int | None = None) -> dict:
+               gan_overrides: dict | None = None) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--resolutions", str(resolution), "--seconds", str(seconds),
            "--target-params", str(target_params), "--threads", str(torch.get_num_threads()),
-           "--batch", str(BATCH[resolution])]
-    if channel_base is not None:
-        cmd += ["--child-channel-base", str(channel_base)]
+           "--batch", str(BATCH[resolution]), "--child-gan", json.dumps(gan_overrides or {})]
     return _json_row(cmd)
+
+
+def _gan_override(text: str) -> dict:
+    """`KEY=VALUE` -> {KEY: VALUE}, the value typed as the GANConfig field's default is."""
+    key, sep, value = text.partition("=")
+    defaults = {f.name: f.default for f in dataclasses.fields(GANConfig)}
+    if not sep or key not in defaults:
+        raise argparse.ArgumentTypeError(f"{text!r}: give KEY=VALUE with KEY a GANConfig field")
+    kind = type(defaults[key])
+    try:
+        typed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {key} takes a {kind.__name__}") from exc
+    return {key: typed}
 
 
 def _json_row(cmd: list[str], *, env: dict[str, str] | None = None) -> dict:
@@ -273,13 +285,21 @@ def main() -> None:
     parser.add_argument("--ddp-batch", type=int, help="batch per rank for the --ddp row (default: the batch / N)")
     parser.add_argument("--child", choices=["ours", "ours-ddp", "dcgan"], help=argparse.SUPPRESS)
     parser.add_argument("--target-params", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--child-channel-base", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-gan", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--also-channel-base", type=int, nargs="*", default=[],
                         help="extra rows: our GAN with these channel_base values instead of the default's")
+    parser.add_argument("--also-gan", type=_gan_override, nargs="*", default=[], metavar="KEY=VALUE",
+                        help="extra rows: our GAN with one GANConfig field changed per row (e.g. d_patch_res=0)")
     args = parser.parse_args()
     bad = [cb for cb in args.also_channel_base if cb < 1]
     if bad:
         parser.error(f"--also-channel-base {bad}: channel_base must be a positive integer")
+    for override in args.also_gan:
+        for res in args.resolutions:
+            try:
+                dataclasses.replace(GANConfig.default(res), **override)
+            except GANConfigError as exc:
+                parser.error(f"--also-gan {override} at {res} px: {exc}")
     if args.ddp == 1 or args.ddp < 0:
         parser.error(f"--ddp {args.ddp}: give 2 or more processes (0 leaves the row out)")
     torch.set_num_threads(args.threads)
@@ -307,7 +327,8 @@ def main() -> None:
     for res in args.resolutions:
         ours = _run_child("ours", res, seconds=args.seconds)
         dcgan = _run_child("dcgan", res, seconds=args.seconds, target_params=int(ours["params_m"] * 1e6))
-        others = [_run_child("ours", res, seconds=args.seconds, channel_base=cb) for cb in args.also_channel_base]
+        variants = [{"channel_base": cb} for cb in args.also_channel_base] + args.also_gan
+        others = [_run_child("ours", res, seconds=args.seconds, gan_overrides=v) for v in variants]
         if args.ddp:
             others.append(_run_ddp(res, seconds=args.seconds, processes=args.ddp,
                                    batch_per_rank=args.ddp_batch or BATCH[res] // args.ddp))
