@@ -45,6 +45,18 @@ class DiscriminatorBlock(nn.Module):
         return (x + y).mul_(1.0 / math.sqrt(2.0))
 
 
+def _trunk(config: GANConfig, *, down_to: int) -> tuple[EqualConv2d, list[DiscriminatorBlock]]:
+    """fromRGB and the blocks that halve the image down to a `down_to` px feature map."""
+    from_rgb = EqualConv2d(config.img_channels, config.d_channels(config.resolution), kernel_size=1, activate=True)
+    blocks = []
+    res = config.resolution
+    while res > down_to:
+        blocks.append(DiscriminatorBlock(config.d_channels(res), config.d_channels(res // 2),
+                                         downsample=config.d_downsample))
+        res //= 2
+    return from_rgb, blocks
+
+
 class Discriminator(nn.Module):
     """images [batch, C, res, res] in [-1, 1] (and labels) -> realness logits [batch]."""
 
@@ -53,14 +65,7 @@ class Discriminator(nn.Module):
         self.config = config
         self.resolution, self.img_channels = config.resolution, config.img_channels
         self.mbstd_group = config.mbstd_group
-        self.from_rgb = EqualConv2d(config.img_channels, config.d_channels(config.resolution), kernel_size=1,
-                                    activate=True)
-        blocks = []
-        res = config.resolution
-        while res > 4:
-            blocks.append(DiscriminatorBlock(config.d_channels(res), config.d_channels(res // 2),
-                                             downsample=config.d_downsample))
-            res //= 2
+        self.from_rgb, blocks = _trunk(config, down_to=4)
         self.blocks = nn.ModuleList(blocks)
         self.patch_res = config.d_patch_res
         self.patch_head = self.patch_trunk = None
@@ -72,12 +77,8 @@ class Discriminator(nn.Module):
             )
             if config.d_patch_trunk == "own":
                 # The image head's layers down to patch_res, with weights of their own.
-                depth = (config.resolution // self.patch_res).bit_length() - 1
-                own = [EqualConv2d(config.img_channels, config.d_channels(config.resolution), kernel_size=1,
-                                   activate=True)]
-                own += [DiscriminatorBlock(b.conv0.weight.shape[0], b.skip.weight.shape[0], downsample=config.d_downsample)
-                        for b in blocks[:depth]]
-                self.patch_trunk = nn.Sequential(*own)
+                from_rgb, own_blocks = _trunk(config, down_to=self.patch_res)
+                self.patch_trunk = nn.Sequential(from_rgb, *own_blocks)
         c4 = config.d_channels(4)
         self.conv4 = EqualConv2d(c4 + 1, c4, activate=True, input_gain=LRELU_GAIN)
         self.fc = EqualLinear(c4 * 16, c4, activate=True, input_gain=LRELU_GAIN)
