@@ -257,9 +257,10 @@ def _gan_override(text: str) -> dict:
     if not sep or key not in defaults:
         raise argparse.ArgumentTypeError(f"{text!r}: give KEY=VALUE with KEY a GANConfig field")
     kind = type(defaults[key])
+    booleans = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
     try:
-        typed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-    except ValueError as exc:
+        typed = booleans[value.lower()] if kind is bool else kind(value)
+    except (KeyError, ValueError) as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: {key} takes a {kind.__name__}") from exc
     return {key: typed}
 

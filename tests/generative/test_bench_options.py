@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("quality_curves.py", ["--variant", "dcgan", "--also-raw"], "--also-raw: the dcgan variant has no EMA copy"),
     ("train.py", ["--also-gan", "d_patch=16"], "'d_patch=16': give KEY=VALUE with KEY a GANConfig field"),
     ("train.py", ["--also-gan", "d_patch_res=x"], "'d_patch_res=x': d_patch_res takes a int"),
+    ("train.py", ["--also-gan", "noise=ture"], "'noise=ture': noise takes a bool"),
     ("train.py", ["--also-gan", "d_patch_res=32", "--resolutions", "32"], "{'d_patch_res': 32} at 32 px: d_patch_res=32"),
     ("train.py", ["--ddp", "1"], "--ddp 1: give 2 or more processes"),
     ("train.py", ["--ddp", "3", "--resolutions", "32"], "--ddp 3: the batch at [32] px does not split evenly"),
