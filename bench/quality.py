@@ -120,13 +120,14 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "tconv32-dmin32": ({"top_upsample": "transposed", "d_channel_min": 32}, {}),
     # Run 14: keep the generator, and give D a second, patch-level head that scores each cell of its 16 or 8 px
     # feature map (local texture judged apart from the global shape); patch32 is for 64 px networks.
-    "patch16": ({"d_patch_res": 16}, {}),
+    "patch16": ({"d_patch_res": 16}, {}),  # the 32 px default since run 15
     "patch8": ({"d_patch_res": 8}, {}),
     "patch32": ({"d_patch_res": 32}, {}),
     # ... patch16 moved the finest level to the DCGAN's range and the coarse one away: a patch head on its own
     # trunk (the image head's blocks untouched), and at half weight.
     "patch16-w0.5": ({"d_patch_res": 16}, {"patch_weight": 0.5}),
     "patch16-own": ({"d_patch_res": 16, "d_patch_trunk": "own"}, {}),
+    "nopatch": ({"d_patch_res": 0}, {}),  # the 32 px default before run 15 (still the default at other sizes)
     "dcgan": None,
 }
 

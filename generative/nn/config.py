@@ -17,6 +17,8 @@ D_DOWNSAMPLE_MODES = ("pool", "stride", "lowpass")
 PATCH_TRUNKS = ("shared", "own")
 # Output sizes whose default generator sums RGB skips (bench/RESULTS_quality.md, run 7).
 RGB_SKIPS_BY_DEFAULT = frozenset({32})
+# Output size -> the feature-map size of the default discriminator's patch-level head (run 15); none elsewhere.
+PATCH_RES_BY_DEFAULT = {32: 16}
 OUTPUT_HEADS = ("tanh", "linear")
 # Fields added after the first release, with the value that release behaved as: a stored config
 # without them describes a network built that way, so it must load as one.
@@ -135,8 +137,11 @@ class GANConfig:
         base, cmax = widths[resolution]
         # RGB skips halved the 32 px finest SWD level in 20-minute runs side by side (run 7); at 64 px
         # they were worse (one seed), and 128/256 px are not measured.
+        # A patch head at 16 px brought the 32 px finest SWD level into the DCGAN's range (runs 14-15);
+        # 64 px is not measured with one yet.
         return cls(resolution=resolution, channel_base=base, channel_max=cmax,
-                   rgb_skips=resolution in RGB_SKIPS_BY_DEFAULT)
+                   rgb_skips=resolution in RGB_SKIPS_BY_DEFAULT,
+                   d_patch_res=PATCH_RES_BY_DEFAULT.get(resolution, 0))
 
     @property
     def log2_res(self) -> int:

@@ -418,6 +418,12 @@ def test_patch_head_scores_each_local_patch_apart_from_the_image():
     stored = cfg.to_dict()
     del stored["d_patch_res"], stored["d_patch_trunk"]
     assert GANConfig.from_dict(stored).d_patch_res == 0
+    # The 32 px default has a head at 16 px (run 15); the other sizes have none, and a stored 32 px
+    # default from before run 15 still loads without one.
+    assert [GANConfig.default(r).d_patch_res for r in (32, 64, 128, 256)] == [16, 0, 0, 0]
+    stored = GANConfig.default(32).to_dict()
+    del stored["d_patch_res"]
+    assert GANConfig.from_dict(stored).d_patch_res == 0
 
 
 def test_patch_head_on_its_own_trunk_is_a_second_discriminator():
