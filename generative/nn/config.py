@@ -138,7 +138,7 @@ class GANConfig:
         # RGB skips halved the 32 px finest SWD level in 20-minute runs side by side (run 7); at 64 px
         # they were worse (one seed), and 128/256 px are not measured.
         # A patch head at 16 px brought the 32 px finest SWD level into the DCGAN's range (runs 14-15);
-        # 64 px is not measured with one yet.
+        # At 64 px a head at 32 px did the same trade on one seed (run 16) and still lost SWD to the DCGAN.
         return cls(resolution=resolution, channel_base=base, channel_max=cmax,
                    rgb_skips=resolution in RGB_SKIPS_BY_DEFAULT,
                    d_patch_res=PATCH_RES_BY_DEFAULT.get(resolution, 0))
