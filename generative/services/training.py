@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -98,7 +99,9 @@ def start_training(*, snapshot: DatasetSnapshot, kimg: float, resolution: int | 
     with transaction.atomic():
         run = TrainingRun.objects.create(snapshot=snapshot, config=config.to_dict(), resolution=resolution,
                                          target_kimg=float(kimg), held_out_fraction=fraction, created_by=user)
-        run.run_dir = str(runs_dir() / f"run-{run.pk:06d}")
+        # A primary key comes back after the database is reset (or in each fresh test database) while the files
+        # stay: the random suffix keeps a new run from resuming an older run's checkpoints as its own.
+        run.run_dir = str(runs_dir() / f"run-{run.pk:06d}-{uuid.uuid4().hex[:8]}")
         run.save(update_fields=["run_dir"])
         record(run, "run_queued", actor=f"user:{user.pk}" if user else None, resolution=resolution,
                target_kimg=run.target_kimg, config=run.config, held_out=[snapshot.items[i]["sha256"] for i in held])

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 from pathlib import Path
 
@@ -136,6 +137,22 @@ def test_a_failure_is_recorded_and_the_checkpoint_kept(snapshot, monkeypatch):
     assert run.status == S.FAILED and "encoder exploded" in run.error
     assert list_checkpoints(Path(run.run_dir))  # the checkpoint was written before the metrics failed
     assert not ModelVersion.objects.filter(run=run).exists()
+
+
+def test_a_new_run_never_resumes_files_left_under_its_number(snapshot):
+    """A reset database hands out run numbers again while the runs folder keeps the old runs' files."""
+    old = start_training(snapshot=snapshot, kimg=2 * CHECKPOINT_KIMG, config=tiny_config())
+    assert train_gan(old.pk) == S.FINISHED
+    new = start_training(snapshot=snapshot, kimg=2 * CHECKPOINT_KIMG, config=tiny_config())
+    # The folder the new run would have had before run folders got a random suffix, holding a finished run.
+    numbered = Path(new.run_dir).parent / f"run-{new.pk:06d}"
+    shutil.copytree(old.run_dir, numbered)
+    assert Path(new.run_dir) != numbered and not Path(new.run_dir).exists()
+    assert train_gan(new.pk) == S.FINISHED
+    new.refresh_from_db()
+    assert new.progress["start_kimg"] == 0  # trained from scratch, not "resumed" at the old run's end
+    assert [m["kimg"] for m in new.metrics] == pytest.approx([CHECKPOINT_KIMG, 2 * CHECKPOINT_KIMG])
+    assert sorted(p.name for p in numbered.rglob("*")) == sorted(p.name for p in Path(old.run_dir).rglob("*"))
 
 
 def test_start_refuses_a_snapshot_that_cannot_train(snapshot):
