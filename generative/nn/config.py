@@ -15,6 +15,7 @@ SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 UPSAMPLE_MODES = ("nearest", "bilinear", "transposed")
 D_DOWNSAMPLE_MODES = ("pool", "stride", "lowpass")
 PATCH_TRUNKS = ("shared", "own")
+G_INPUTS = ("const", "mapped")
 # Output sizes whose default generator sums RGB skips (bench/RESULTS_quality.md, run 7).
 RGB_SKIPS_BY_DEFAULT = frozenset({32})
 # Output size -> the feature-map size of the default discriminator's patch-level head (run 15); none elsewhere.
@@ -82,6 +83,13 @@ class GANConfig:
     # With `noise`, only layers whose feature maps are at least this size get a noise input (4: all of
     # them). Noise at 4-16 px moves whole shapes; at the top block it can only add fine detail.
     noise_min_res: int = 4
+    # The synthesis network's 4x4 input. "const": one learned tensor for every image (StyleGAN2), so the
+    # styles can only rescale its channels and the 4x4 layout is the same for all images until the
+    # convolutions bend it. "mapped": that constant plus a learned linear projection of the first style
+    # w to a c x 4 x 4 map, so each latent also places its own coarse layout (a small figure on white or a
+    # full-frame flag), as a DCGAN's z -> 4x4 projection does. Not a default: at 32 px (run 17, seeds 9 and 10)
+    # it brought the share of white background closer to the real set's and doubled KID.
+    g_input: str = "const"
     mbstd_group: int = 4
     lr_multiplier_mapping: float = 0.01
     w_avg_beta: float = 0.995
@@ -118,6 +126,8 @@ class GANConfig:
         if self.noise_min_res not in (4, *self.block_resolutions):
             raise GANConfigError(f"noise_min_res={self.noise_min_res!r} must be 4 or a block resolution "
                                  f"{tuple(self.block_resolutions)} of this {self.resolution} px network")
+        if self.g_input not in G_INPUTS:
+            raise GANConfigError(f"g_input={self.g_input!r} is unknown; choose one of {G_INPUTS}")
         if self.mbstd_group < 1:
             raise GANConfigError(f"mbstd_group={self.mbstd_group!r} must be at least 1")
 

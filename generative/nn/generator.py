@@ -90,6 +90,8 @@ class SynthesisNetwork(nn.Module):
         self.num_ws, self.w_dim = config.num_ws, config.w_dim
         c4 = config.g_channels(4)
         self.const = nn.Parameter(torch.randn(1, c4, 4, 4))
+        # With g_input "mapped", the first style also writes a per-image 4x4 map added to the constant.
+        self.input_map = EqualLinear(config.w_dim, c4 * 16) if config.g_input == "mapped" else None
         # The learned constant is not an activation: no input gain.
         self.resolutions = list(config.block_resolutions)
         # Feature-map size of every modulated 3x3 conv in order, and the ones with a noise input.
@@ -143,6 +145,8 @@ class SynthesisNetwork(nn.Module):
         if noise is not None and len(noise) != len(self.noise_shapes(1)):
             raise ShapeError(f"noise has {len(noise)} maps; this synthesis network takes {len(self.noise_shapes(1))}")
         x = self.const.expand(ws.shape[0], -1, -1, -1)
+        if self.input_map is not None:
+            x = x + self.input_map(ws[:, 0]).view(-1, *self.const.shape[1:])
         x = x.contiguous(memory_format=torch.channels_last)
         # One entry per 3x3 conv: the caller's map where the layer takes noise, else None (its fixed map).
         maps = iter(noise or ())

@@ -501,3 +501,33 @@ def test_a_3x3_top_torgb_spreads_one_feature_pixel_over_its_neighbours():
     stored = tiny().to_dict()
     del stored["rgb_kernel"]
     assert GANConfig.from_dict(stored).rgb_kernel == 1
+
+
+def test_mapped_input_gives_each_latent_its_own_4x4_layout():
+    # What conv4 is given: the learned constant, plus (g_input="mapped") a map projected from the first style.
+    def first_inputs(cfg: GANConfig) -> torch.Tensor:
+        g = seeded(Generator, cfg)
+        seen = []
+        g.synthesis.conv4.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+        with torch.no_grad():
+            g(torch.randn(2, cfg.z_dim, generator=torch.Generator().manual_seed(3)))
+        return seen[0]
+
+    const = first_inputs(tiny())
+    assert torch.equal(const[0], const[1])
+    mapped = first_inputs(tiny(g_input="mapped"))
+    assert mapped.shape == const.shape
+    # Two latents, two different spatial maps (not a per-channel rescaling of one map).
+    diff = mapped[0] - mapped[1]
+    assert diff.abs().amax() > 0.1 and diff.flatten(1).std(dim=1).amax() > 0.1
+    # The projection is trained like any other layer.
+    g = seeded(Generator, tiny(g_input="mapped"))
+    ws = g.mapping(torch.randn(2, 16, generator=torch.Generator().manual_seed(4)))
+    g.synthesis(ws).square().mean().backward()
+    assert g.synthesis.input_map.weight.grad.abs().sum() > 0
+    assert tiny().g_input == "const" and GANConfig.default(32).g_input == "const"
+    with pytest.raises(GANConfigError, match="g_input='noise'"):
+        tiny(g_input="noise")
+    stored = tiny().to_dict()
+    del stored["g_input"]
+    assert GANConfig.from_dict(stored).g_input == "const"

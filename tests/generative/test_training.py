@@ -329,8 +329,8 @@ def test_trains_from_a_dataset_of_float_images_with_labels(tmp_path):
 
 
 @pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}, {"noise": True, "noise_min_res": 32},
-                                  {"upsample": "transposed", "rgb_kernel": 3}],
-                         ids=["plain", "skips", "noise", "noise-top", "learned-up"])
+                                  {"upsample": "transposed", "rgb_kernel": 3}, {"g_input": "mapped"}],
+                         ids=["plain", "skips", "noise", "noise-top", "learned-up", "mapped-input"])
 def test_export_loads_and_generates(tmp_path, arch):
     config = tiny_config(**arch)
     trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
