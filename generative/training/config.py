@@ -39,6 +39,10 @@ class TrainConfig:
     # With a patch-level discriminator head (`GANConfig.d_patch_res`): the weight of its loss, the mean over
     # patches, beside the image-level loss (R1 then penalises the gradient of their weighted sum).
     patch_weight: float = 1.0
+    # LeCam regularisation of D (generative.nn.losses.lecam_penalty): its weight (0 switches it off) and the decay
+    # of the running means of D's scores that anchor it. With a patch head, its cells get their own anchors.
+    lecam_weight: float = 0.0
+    lecam_decay: float = 0.99
     style_mixing_prob: float = 0.9
     # One generator pass per step: the D step's fakes (kept with their graph) also feed the G step,
     # as in the DCGAN recipe; saves a generator forward per step (about 8% of a 32 px step on CPU).
@@ -63,13 +67,13 @@ class TrainConfig:
         for name in ("batch_size", "r1_interval", "ada_interval", "keep_checkpoints", "sample_count"):
             if getattr(self, name) < 1:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
-        for name in ("augment_p", "style_mixing_prob", "ada_target"):
+        for name in ("augment_p", "style_mixing_prob", "ada_target", "lecam_decay"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must lie in [0, 1]")
         for name in ("lr_g", "lr_d", "ema_kimg", "ada_speed_kimg", "checkpoint_kimg"):
             if not getattr(self, name) > 0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be positive")
-        for name in ("r1_gamma", "patch_weight", "ema_rampup", "lr_decay_kimg", "lr_decay_power"):
+        for name in ("r1_gamma", "patch_weight", "lecam_weight", "ema_rampup", "lr_decay_kimg", "lr_decay_power"):
             if not getattr(self, name) >= 0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         for name in ("beta1", "beta2"):

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from generative.nn.augment import AdaptiveAugment, augment
 from generative.nn.discriminator import Discriminator
 from generative.nn.generator import Generator
-from generative.nn.losses import discriminator_loss, generator_loss, r1_penalty
+from generative.nn.losses import discriminator_loss, generator_loss, lecam_penalty, r1_penalty
 from generative.training import distributed as ddp
 from generative.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from generative.training.config import TrainConfig
@@ -92,6 +92,9 @@ class Trainer:
         self.rngs = {name: torch.Generator().manual_seed(self._stream_seed(i)) for i, name in enumerate(_RNG_NAMES)}
         self.step = 0
         self.nimg = 0
+        # Running means of D's scores that anchor LeCam (empty until its first step): "real"/"fake" for the
+        # image head, "patch_real"/"patch_fake" for the patch head's cells.
+        self.lecam_anchors: dict[str, float] = {}
 
     def _stream_seed(self, stream: int) -> int:
         return (self.config.seed * 1_000_003 + self.rank * 7919 + stream) % (2**63)
@@ -122,6 +125,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "augment": self.ada.state_dict(),
             "counters": {"step": self.step, "nimg": self.nimg},
+            "lecam": dict(self.lecam_anchors),
             "rng": ddp.gather_objects(own),
             "world_size": self.world_size,
         }
@@ -134,6 +138,8 @@ class Trainer:
         self.ada = AdaptiveAugment.from_state_dict(state["augment"])
         self.step = int(state["counters"]["step"])
         self.nimg = int(state["counters"]["nimg"])
+        # Checkpoints from before LeCam existed hold no anchors; their runs never used them.
+        self.lecam_anchors = {name: float(v) for name, v in state.get("lecam", {}).items()}
         if int(state["world_size"]) == self.world_size:
             for name, gen in self.rngs.items():
                 gen.set_state(state["rng"][self.rank][name])
@@ -175,6 +181,18 @@ class Trainer:
             return x
         return augment(x, p=self.ada.p, generator=self.rngs["augment"], ops=self.ada.ops)
 
+    def _lecam(self, real: torch.Tensor, fake: torch.Tensor, prefix: str = "") -> torch.Tensor:
+        """LeCam's penalty for one head, after moving its anchors by this step's mean scores (averaged over
+        processes, so every rank holds the same anchors). The first step sets them (no zero bias)."""
+        means = ddp.sum_floats(float(real.detach().mean()), float(fake.detach().mean()), device=self.device)
+        decay = self.config.lecam_decay
+        for name, mean in zip((prefix + "real", prefix + "fake"), means, strict=True):
+            mean /= self.world_size
+            old = self.lecam_anchors.get(name)
+            self.lecam_anchors[name] = mean if old is None else decay * old + (1 - decay) * mean
+        return lecam_penalty(real, fake, anchor_real=self.lecam_anchors[prefix + "real"],
+                             anchor_fake=self.lecam_anchors[prefix + "fake"])
+
     def train_step(self) -> dict[str, float]:
         cfg, batch = self.config, self.config.batch_size
         scale = cfg.lr_scale(self.nimg)
@@ -204,10 +222,16 @@ class Trainer:
             loss_d = loss_d + cfg.patch_weight * discriminator_loss(real_patches, fake_patches)
             r1_outputs = real_logits + cfg.patch_weight * real_patches.mean(dim=(1, 2))
         loss_total = loss_d
+        loss_lecam = None
+        if cfg.lecam_weight > 0:
+            loss_lecam = self._lecam(real_logits, fake_logits)
+            if real_patches is not None:
+                loss_lecam = loss_lecam + cfg.patch_weight * self._lecam(real_patches, fake_patches, "patch_")
+            loss_total = loss_total + cfg.lecam_weight * loss_lecam
         loss_r1 = None
         if do_r1:
             loss_r1 = r1_penalty(r1_outputs, real)
-            loss_total = loss_d + loss_r1 * (cfg.r1_gamma / 2 * cfg.r1_interval)
+            loss_total = loss_total + loss_r1 * (cfg.r1_gamma / 2 * cfg.r1_interval)
         self.opt_d.zero_grad(set_to_none=True)
         loss_total.backward()
         ddp.average_gradients(self.D)
@@ -242,6 +266,8 @@ class Trainer:
         losses = {"loss_g": float(loss_g.detach()), "loss_d": float(loss_d.detach())}
         if loss_r1 is not None:
             losses["loss_r1"] = float(loss_r1.detach())
+        if loss_lecam is not None:
+            losses["loss_lecam"] = float(loss_lecam.detach())
         return losses
 
     # ----- the loop -----------------------------------------------------------------------------------------

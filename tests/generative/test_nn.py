@@ -14,7 +14,7 @@ from generative.nn.discriminator import Discriminator
 from generative.nn.errors import GANConfigError, ShapeError
 from generative.nn.generator import Generator
 from generative.nn.latent import lerp, slerp, style_mix, truncate
-from generative.nn.losses import discriminator_loss, generator_loss, r1_penalty
+from generative.nn.losses import discriminator_loss, generator_loss, lecam_penalty, r1_penalty
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -255,6 +255,13 @@ def test_losses_and_r1_match_closed_form():
     torch.testing.assert_close(generator_loss(zeros), torch.log(torch.tensor(2.0)))
     torch.testing.assert_close(discriminator_loss(zeros, zeros), 2 * torch.log(torch.tensor(2.0)))
     assert discriminator_loss(torch.full((4,), 5.0), torch.full((4,), -5.0)) < 0.02
+    # LeCam: only scores past the other set's anchor count, squared; reals above the fakes' anchor (-1) and fakes
+    # below the reals' anchor (2).
+    real_scores, fake_scores = torch.tensor([3.0, -2.0]), torch.tensor([0.0, 4.0])
+    # reals: (3 - -1)^2 and 0 -> mean 8; fakes: (2 - 0)^2 and 0 -> mean 2.
+    torch.testing.assert_close(lecam_penalty(real_scores, fake_scores, anchor_real=2.0, anchor_fake=-1.0),
+                               torch.tensor(10.0))
+    assert lecam_penalty(real_scores, fake_scores, anchor_real=-5.0, anchor_fake=5.0) == 0
 
 
 @pytest.mark.parametrize("resolution", [32, 64])

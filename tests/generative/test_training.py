@@ -67,11 +67,12 @@ def assert_same_modules(a: Trainer, b: Trainer) -> None:
             assert torch.equal(sa[key], sb[key]), f"{name}.{key} differs"
 
 
-@pytest.mark.parametrize(("shared_fakes", "noise", "d_patch_res"), [(True, False, 0), (False, False, 0), (True, True, 0),
-                                                                  (True, False, 16)])
-def test_resume_continues_exactly(tmp_path, shared_fakes, noise, d_patch_res):
+@pytest.mark.parametrize(("shared_fakes", "noise", "d_patch_res", "lecam_weight"), [
+    (True, False, 0, 0.0), (False, False, 0, 0.0), (True, True, 0, 0.0), (True, False, 16, 0.0), (True, False, 16, 0.5)])
+def test_resume_continues_exactly(tmp_path, shared_fakes, noise, d_patch_res, lecam_weight):
     # The learning rate decays from the second step on, so the resumed half runs on the decayed rate too.
-    config = tiny_config(shared_fakes=shared_fakes, lr_decay_kimg=0.008, noise=noise, d_patch_res=d_patch_res)
+    config = tiny_config(shared_fakes=shared_fakes, lr_decay_kimg=0.008, noise=noise, d_patch_res=d_patch_res,
+                         lecam_weight=lecam_weight)
     data = images()
     k = 6
     straight = Trainer(config=config, dataset=data, run_dir=tmp_path / "straight")
@@ -86,6 +87,9 @@ def test_resume_continues_exactly(tmp_path, shared_fakes, noise, d_patch_res):
     assert resumed.step == straight.step == k
     assert resumed.ada.p == straight.ada.p and straight.ada.p > 0.2
     assert_same_modules(straight, resumed)
+    # LeCam's anchors are running means over every step so far: the checkpoint carries them.
+    assert resumed.lecam_anchors == straight.lecam_anchors
+    assert sorted(straight.lecam_anchors) == ([] if not lecam_weight else ["fake", "patch_fake", "patch_real", "real"])
     # Noise inputs are drawn from the checkpointed latent stream, and their strengths learn from zero.
     strengths = [m.noise_strength for m in straight.G.modules() if getattr(m, "noise_strength", None) is not None]
     assert len(strengths) == (7 if noise else 0)
@@ -110,6 +114,49 @@ def test_patch_head_learns_from_its_own_loss_and_its_weight_scales_it(tmp_path):
     assert not all(torch.equal(a, b) for a, b in heads[1.0])
     with pytest.raises(GANConfigError, match="patch_weight=-1"):
         tiny_config(patch_weight=-1.0)
+
+
+def test_lecam_anchors_follow_d_scores_and_its_penalty_changes_the_d_step(tmp_path):
+    data = images()
+    runs = {}
+    for weight in (0.0, 2.0):
+        trainer = Trainer(config=tiny_config(lecam_weight=weight, lecam_decay=0.5), dataset=data,
+                          run_dir=tmp_path / str(weight))
+        scores = []
+        original = trainer.D.score
+
+        def spy(x, c, original=original, scores=scores):
+            logits, patches = original(x, c)
+            scores.append(float(logits.detach().mean()))
+            return logits, patches
+
+        trainer.D.score = spy
+        losses = [trainer.train_step() for _ in range(3)]
+        runs[weight] = (trainer, scores, losses)
+    trainer, scores, losses = runs[2.0]
+    # D scores reals, fakes, then fakes again for G, each step. The first step sets the anchors; later ones
+    # move them halfway (decay 0.5) to that step's means.
+    real, fake = scores[0::3], scores[1::3]
+    expected_real, expected_fake = real[0], fake[0]
+    for r, f in zip(real[1:], fake[1:], strict=True):
+        expected_real, expected_fake = 0.5 * expected_real + 0.5 * r, 0.5 * expected_fake + 0.5 * f
+    assert trainer.lecam_anchors["real"] == pytest.approx(expected_real)
+    assert trainer.lecam_anchors["fake"] == pytest.approx(expected_fake)
+    assert all(step["loss_lecam"] >= 0 and math.isfinite(step["loss_lecam"]) for step in losses)
+    # Off, it keeps no anchors and reports no loss; on, the same seed trains D to other weights.
+    off = runs[0.0][0]
+    assert off.lecam_anchors == {} and all("loss_lecam" not in step for step in runs[0.0][2])
+    assert not all(torch.equal(a, b) for a, b in zip(off.D.parameters(), trainer.D.parameters(), strict=True))
+    # A checkpoint written before LeCam existed resumes with no anchors.
+    trainer.save()
+    state = load_checkpoint(latest_checkpoint(tmp_path / "2.0"))
+    del state["lecam"]
+    trainer.load_state_dict(state)
+    assert trainer.lecam_anchors == {}
+    with pytest.raises(GANConfigError, match="lecam_weight=-1"):
+        tiny_config(lecam_weight=-1.0)
+    with pytest.raises(GANConfigError, match="lecam_decay=1.5"):
+        tiny_config(lecam_decay=1.5)
 
 
 def test_learning_rate_decays_with_images_seen_and_old_checkpoints_keep_it_constant(tmp_path):
