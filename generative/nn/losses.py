@@ -25,7 +25,6 @@ def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     return grad.square().sum(dim=(1, 2, 3)).mean()
 
 
-
 def lecam_penalty(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, anchor_real: float,
                   anchor_fake: float) -> torch.Tensor:
     """LeCam regularisation (Tseng et al., CVPR 2021), for D on limited data.
