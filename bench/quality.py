@@ -138,6 +138,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "lecam0.3": ({}, {"lecam_weight": 0.3}),
     # ... and the EMA copy's half-life halved again (4 kimg lowered the finest level against 10 in run 8).
     "ema2": ({}, {"ema_kimg": 2.0}),
+    # Not yet measured: StyleGAN2's pair, anti-aliased doubling in G and a blurred subsampling in D together (each
+    # was tried alone under older defaults, runs 8 and 9); the plaid texture on faces in every grid looks like aliasing.
+    "antialias": ({"upsample": "bilinear", "d_downsample": "lowpass"}, {}),
     "dcgan": None,
 }
 
