@@ -38,7 +38,8 @@ from generative.training.config import TrainConfig  # noqa: E402
 from generative.training.samples import grid_image  # noqa: E402
 from generative.training.trainer import Trainer  # noqa: E402
 
-METRIC_COLUMNS = ("swd_mean", "kid", "precision", "recall", "density", "coverage")
+METRIC_COLUMNS = ("swd_mean", "kid", "precision", "recall", "density", "coverage", "saturation", "brightness", "white",
+                  "off_centre")
 
 FIRST_RELEASE = {"upsample": "bilinear", "output": "linear"}
 # name -> (GANConfig overrides, TrainConfig overrides); None marks the DCGAN baseline.
@@ -144,6 +145,15 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # alone under older defaults, runs 8 and 9); the plaid texture on faces in every grid looks like aliasing. It took
     # the plaid away and the detail with it: finest level 41.5 / 43.6 against 26.0 / 33.6, KID 3.9x / 1.5x.
     "antialias": ({"upsample": "bilinear", "d_downsample": "lowpass"}, {}),
+    # Run 20: every 32 px grid of the default since run 16 is more saturated than the real set's (seeds 9/10: mean
+    # HSV saturation 0.34-0.36 against 0.25-0.28; the DCGAN 0.29-0.31). D trained on colour-augmented images may stop
+    # telling saturation apart, and G drifts. Augmentation without the colour ops, and without saturation alone.
+    "nocolour": ({}, {"augment_ops": ("translation", "cutout")}),
+    "nosat": ({}, {"augment_ops": ("brightness", "contrast", "translation", "cutout")}),
+    # ... the colour ops did not set it (curves, seed 9); without style mixing the EMA generator's saturation was the
+    # real set's (0.28-0.29), and the raw generator's mean brightness swings by 0.1-0.2 between kimg (EMA 0.72-0.74):
+    # half the learning rate, with and without mixing.
+    "lr0.001-mix0": ({}, {"lr_g": 0.001, "lr_d": 0.001, "style_mixing_prob": 0.0}),
     "dcgan": None,
 }
 
@@ -168,12 +178,26 @@ class OursRunner:
         return self.trainer.config.batch_size
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int, ema: bool = True) -> torch.Tensor:
-        """n images from fixed latents; `ema=False` samples the raw (trained) generator instead."""
+    def sample(self, n: int, *, seed: int, ema: bool = True, mixed: bool = False) -> torch.Tensor:
+        """n images from fixed latents; `ema=False` samples the raw (trained) generator instead.
+
+        `mixed=True` samples colourways as the product makes them (`generative.nn.latent.style_mix`): each
+        image takes its layers from a random crossover (1 to num_ws - 1) on from a second latent.
+        """
         # The trained G is sampled as it is: switching its mode would leak into the training steps.
         g = self.trainer.G_ema.eval() if ema else self.trainer.G
-        z = torch.randn(n, g.config.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
-        return torch.cat([g(z[i : i + 64]).cpu() for i in range(0, n, 64)]).contiguous().clamp(-1, 1)
+        gen = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, g.config.z_dim, generator=gen).to(self.device)
+        if not mixed:
+            return torch.cat([g(z[i : i + 64]).cpu() for i in range(0, n, 64)]).contiguous().clamp(-1, 1)
+        z2 = torch.randn(n, g.config.z_dim, generator=gen).to(self.device)
+        cut = torch.randint(1, g.config.num_ws, (n,), generator=gen).to(self.device)
+        later = torch.arange(g.config.num_ws, device=self.device)[None, :, None] >= cut[:, None, None]
+        out = []
+        for i in range(0, n, 64):
+            ws = torch.where(later[i : i + 64], g.mapping(z2[i : i + 64]), g.mapping(z[i : i + 64]))
+            out.append(g.synthesis(ws).cpu())
+        return torch.cat(out).contiguous().clamp(-1, 1)
 
 
 class DCGANRunner:
@@ -327,6 +351,29 @@ def median_over_points(points: list[dict]) -> dict:
     return out
 
 
+def colour_stats(images: torch.Tensor) -> dict[str, float]:
+    """Colour and layout statistics behind the coarsest SWD level, in units a person can read.
+
+    Images are in [-1, 1]. ``saturation``: mean HSV saturation; ``brightness``: mean of all channels in
+    [0, 1]; ``white``: share of near-white pixels (every channel above 0.94); ``off_centre``: mean distance,
+    in pixels, of each image's non-white mass centroid from the image centre (the emoji are centred).
+    """
+    x = (images.float() + 1.0) / 2.0
+    hi, lo = x.amax(dim=1), x.amin(dim=1)
+    saturation = ((hi - lo) / hi.clamp_min(1e-6)).mean()
+    ink = (1.0 - lo).clamp_min(0.0)  # how far each pixel is from white
+    h, w = ink.shape[-2:]
+    mass = ink.sum(dim=(1, 2))
+    ys = torch.arange(h, dtype=ink.dtype)[None, :, None] + 0.5
+    xs = torch.arange(w, dtype=ink.dtype)[None, None, :] + 0.5
+    cy = (ink * ys).sum(dim=(1, 2)) / mass.clamp_min(1e-6)
+    cx = (ink * xs).sum(dim=(1, 2)) / mass.clamp_min(1e-6)
+    # A blank (all-white) image has no centroid; it counts as centred.
+    off_centre = torch.where(mass > 1e-6, torch.hypot(cy - h / 2, cx - w / 2), 0.0).mean()
+    return {"saturation": float(saturation), "brightness": float(x.mean()), "white": float((lo > 0.94).float().mean()),
+            "off_centre": float(off_centre)}
+
+
 def evaluate_draws(real: torch.Tensor, draw: Callable[[int], torch.Tensor], *, draws: int, encoder,
                    seed: int) -> dict[str, float | str]:
     """Every metric, averaged over ``draws`` independent sample sets of one model (``draw(i)``).
@@ -334,7 +381,10 @@ def evaluate_draws(real: torch.Tensor, draw: Callable[[int], torch.Tensor], *, d
     One set of 589 images moves SWD by several points from draw to draw; the mean over draws, with
     each metric's spread across them (``<metric>_sd``), separates the models from that noise.
     """
-    runs = [evaluate(real, draw(i), encoder=encoder, seed=seed) for i in range(draws)]
+    runs = []
+    for i in range(draws):
+        images = draw(i)
+        runs.append({**evaluate(real, images, encoder=encoder, seed=seed), **colour_stats(images)})
     out: dict[str, float | str] = {"draws": draws}
     for key, value in runs[0].items():
         if isinstance(value, str):

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from quality import VARIANTS, DCGANRunner, OursRunner, evaluate_draws  # noqa: E402
+from quality import VARIANTS, DCGANRunner, OursRunner, colour_stats, evaluate_draws  # noqa: E402
 
 from generative.datasets.emoji import EmojiSet, load_emoji  # noqa: E402
 from generative.metrics import EncoderConfig, load_encoder, save_encoder, train_encoder  # noqa: E402
@@ -52,11 +52,15 @@ def main() -> None:
                              "the font")
     parser.add_argument("--also-raw", action="store_true",
                         help="score the raw generator too (a second row per point), not only its EMA copy")
+    parser.add_argument("--also-mixed", action="store_true",
+                        help="score style-mixed samples too (colourways: a random crossover per image), another row")
     args = parser.parse_args()
     if args.draws < 1:
         parser.error(f"--draws {args.draws}: score at least one sample set per point")
     if args.also_raw and VARIANTS[args.variant] is None:
         parser.error(f"--also-raw: the {args.variant} variant has no EMA copy to tell apart from a raw generator")
+    if args.also_mixed and VARIANTS[args.variant] is None:
+        parser.error(f"--also-mixed: the {args.variant} variant has no per-layer styles to mix")
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -79,8 +83,10 @@ def main() -> None:
         runner = OursRunner(data=uint8, resolution=args.res, batch_size=args.batch, seed=args.seed,
                             gan_overrides=overrides[0], train_overrides=overrides[1], device=args.device)
 
-    print(f"| variant | px | seed | kimg | SWD x1e3 | SWD per level | KID | precision | recall | augment p | r_t | train s |\n"
-          f"|{' --- |' * 12}", flush=True)
+    real_colour = colour_stats(real_held)
+    print("Held-out emoji: " + ", ".join(f"{k} {v:.3f}" for k, v in real_colour.items()) + "\n", flush=True)
+    print(f"| variant | px | seed | kimg | SWD x1e3 | SWD per level | KID | precision | recall | saturation | brightness | white | off-centre px | "
+          f"augment p | r_t | train s |\n|{' --- |' * 16}", flush=True)
     seen, spent, next_eval = 0, 0.0, args.every * 1000
     while seen < args.kimg * 1000:
         start = time.perf_counter()
@@ -93,13 +99,16 @@ def main() -> None:
             rows = [(args.variant, {})]
             if args.also_raw and isinstance(runner, OursRunner):
                 rows.append((f"{args.variant} (raw G)", {"ema": False}))
+            if args.also_mixed and isinstance(runner, OursRunner):
+                rows.append((f"{args.variant} (mixed styles)", {"mixed": True}))
             for label, kwargs in rows:
                 m = evaluate_draws(real_held, lambda i, kw=kwargs: runner.sample(len(real_held), seed=args.seed + 1 + i, **kw),
                                    draws=args.draws, encoder=encoder, seed=args.split_seed)
                 levels = " / ".join(f"{m[k]:.1f}" for k in sorted((k for k in m if k.startswith("swd_") and k[4:].isdigit()),
                                                                   key=lambda k: -int(k[4:])))
                 print(f"| {label} | {args.res} | {args.seed} | {seen / 1000:.0f} | {m['swd_mean']:.1f} ({m['swd_mean_sd']:.1f}) | "
-                      f"{levels} | {m['kid']:.4f} | {m['precision']:.2f} | {m['recall']:.2f} | {p:.3f} | {rt:.2f} | {spent:.0f} |", flush=True)
+                      f"{levels} | {m['kid']:.4f} | {m['precision']:.2f} | {m['recall']:.2f} | "
+                      f"{m['saturation']:.3f} | {m['brightness']:.3f} | {m['white']:.3f} | {m['off_centre']:.2f} | {p:.3f} | {rt:.2f} | {spent:.0f} |", flush=True)
             fake = runner.sample(64, seed=args.seed + 1)
             grid_image(fake).save(args.out / f"curve-{args.res}-{args.variant}-s{args.seed}.png")
 

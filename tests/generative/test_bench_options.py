@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("quality_curves.py", ["--variant", "current", "--draws", "0"], "--draws 0: score at least one sample set per point"),
     ("train.py", ["--also-channel-base", "512", "0"], "--also-channel-base [0]: channel_base must be a positive integer"),
     ("quality_curves.py", ["--variant", "dcgan", "--also-raw"], "--also-raw: the dcgan variant has no EMA copy"),
+    ("quality_curves.py", ["--variant", "dcgan", "--also-mixed"], "--also-mixed: the dcgan variant has no per-layer"),
     ("train.py", ["--also-gan", "d_patch=16"], "'d_patch=16': give KEY=VALUE with KEY a GANConfig field"),
     ("train.py", ["--also-gan", "d_patch_res=x"], "'d_patch_res=x': d_patch_res takes a int"),
     ("train.py", ["--also-gan", "noise=ture"], "'noise=ture': noise takes a bool"),
