@@ -146,8 +146,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # the plaid away and the detail with it: finest level 41.5 / 43.6 against 26.0 / 33.6, KID 3.9x / 1.5x.
     "antialias": ({"upsample": "bilinear", "d_downsample": "lowpass"}, {}),
     # Run 20: every 32 px grid of the default since run 16 is more saturated than the real set's (seeds 9/10: mean
-    # HSV saturation 0.34-0.36 against 0.25-0.28; the DCGAN 0.29-0.31). D trained on colour-augmented images may stop
-    # telling saturation apart, and G drifts. Augmentation without the colour ops, and without saturation alone.
+    # HSV saturation 0.33-0.36 against 0.25-0.28; the DCGAN 0.29-0.31). D trained on colour-augmented images may stop
+    # telling saturation apart, and G drifts. Augmentation without the colour ops (measured: still 0.30-0.33), and
+    # without saturation alone (not measured).
     "nocolour": ({}, {"augment_ops": ("translation", "cutout")}),
     "nosat": ({}, {"augment_ops": ("brightness", "contrast", "translation", "cutout")}),
     # ... the colour ops did not set it (curves, seed 9); without style mixing the EMA generator's saturation was the
