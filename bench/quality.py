@@ -145,7 +145,7 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # alone under older defaults, runs 8 and 9); the plaid texture on faces in every grid looks like aliasing. It took
     # the plaid away and the detail with it: finest level 41.5 / 43.6 against 26.0 / 33.6, KID 3.9x / 1.5x.
     "antialias": ({"upsample": "bilinear", "d_downsample": "lowpass"}, {}),
-    # Run 20: every 32 px grid of the default since run 16 is more saturated than the real set's (seeds 9/10: mean
+    # Run 20: on seeds 9/10 every 32 px grid of the default since run 16 is more saturated than the real set's (mean
     # HSV saturation 0.33-0.36 against 0.25-0.28; the DCGAN 0.29-0.31). D trained on colour-augmented images may stop
     # telling saturation apart, and G drifts. Augmentation without the colour ops (measured: still 0.30-0.33), and
     # without saturation alone (not measured).
