@@ -157,6 +157,10 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "lr0.001-mix0": ({}, {"lr_g": 0.001, "lr_d": 0.001, "style_mixing_prob": 0.0}),
     # ... it won SWD by 8-9 in both seeds, split KID and trained no colourways: mixing at 0.5 keeps some of them.
     "lr0.001-mix0.5": ({}, {"lr_g": 0.001, "lr_d": 0.001, "style_mixing_prob": 0.5}),
+    # Run 21: between the two at the default learning rate, and mixing at 0.9 but only from the 8 px toRGB skip on
+    # (ws 3-7 of 8 at 32 px: the 16 and 32 px blocks and the toRGBs above 4 px), where colourways cross over.
+    "mix0.2": ({}, {"style_mixing_prob": 0.2}),
+    "mixfine3": ({}, {"style_mixing_from": 3}),
     "dcgan": None,
 }
 
@@ -185,7 +189,8 @@ class OursRunner:
         """n images from fixed latents; `ema=False` samples the raw (trained) generator instead.
 
         `mixed=True` samples colourways as the product makes them (`generative.nn.latent.style_mix`): each
-        image takes its layers from a random crossover (1 to num_ws - 1) on from a second latent.
+        image takes its layers from a random crossover on from a second latent, drawn from the layers the
+        trainer mixes (`TrainConfig.style_mixing_from` to num_ws - 1).
         """
         # The trained G is sampled as it is: switching its mode would leak into the training steps.
         g = self.trainer.G_ema.eval() if ema else self.trainer.G
@@ -194,7 +199,7 @@ class OursRunner:
         if not mixed:
             return torch.cat([g(z[i : i + 64]).cpu() for i in range(0, n, 64)]).contiguous().clamp(-1, 1)
         z2 = torch.randn(n, g.config.z_dim, generator=gen).to(self.device)
-        cut = torch.randint(1, g.config.num_ws, (n,), generator=gen).to(self.device)
+        cut = torch.randint(self.trainer.config.style_mixing_from, g.config.num_ws, (n,), generator=gen).to(self.device)
         later = torch.arange(g.config.num_ws, device=self.device)[None, :, None] >= cut[:, None, None]
         out = []
         for i in range(0, n, 64):

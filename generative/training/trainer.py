@@ -160,7 +160,7 @@ class Trainer:
         num_ws = self.config.gan.num_ws
         z2 = torch.randn(z.shape, generator=gen).to(self.device)
         use = torch.rand(n, generator=gen).to(self.device) < self.config.style_mixing_prob
-        cutoff = torch.randint(1, num_ws, (n,), generator=gen).to(self.device)
+        cutoff = torch.randint(self.config.style_mixing_from, num_ws, (n,), generator=gen).to(self.device)
         ws = self.G.mapping(z, c, update_w_avg=update_w_avg)
         if self.config.style_mixing_prob > 0:
             ws2 = self.G.mapping(z2, c)

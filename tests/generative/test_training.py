@@ -234,6 +234,8 @@ def test_default_training_config_follows_the_resolution():
     ("beta1", 1.0, "must lie in [0, 1)"),
     ("beta2", -0.5, "must lie in [0, 1)"),
     ("lr_g", float("nan"), "must be positive"),
+    ("style_mixing_from", 0, "must lie in [1, 7]"),
+    ("style_mixing_from", 8, "must lie in [1, 7]"),
 ])
 def test_out_of_range_training_settings_are_refused_by_name(name, value, reason):
     from generative.services.training import training_config
@@ -243,9 +245,27 @@ def test_out_of_range_training_settings_are_refused_by_name(name, value, reason)
     assert str(info.value).startswith(f"{name}={value!r} ") and reason in str(info.value)
     # The edges of each range are settings, not errors.
     edge = {"style_mixing_prob": 1.0, "ada_target": 0.0, "augment_p": 1.0, "r1_gamma": 0.0, "ema_rampup": 0.0,
-            "beta1": 0.0}.get(name)
+            "beta1": 0.0, "style_mixing_from": 7}.get(name)
     if edge is not None:
         assert getattr(training_config(resolution=32, overrides={name: edge}), name) == edge
+
+
+@pytest.mark.parametrize("mix_from", [1, 3, 5])
+def test_style_mixing_crosses_over_no_lower_than_style_mixing_from(tmp_path, mix_from):
+    trainer = Trainer(config=tiny_config(style_mixing_prob=1.0, style_mixing_from=mix_from), dataset=images(),
+                      run_dir=tmp_path)
+    num_ws = trainer.config.gan.num_ws
+    # Not seed 1: that is the trainer's own latent stream at seed 0, whose second latents would then equal z.
+    z = torch.randn(64, trainer.config.gan.z_dim, generator=torch.Generator().manual_seed(987))
+    with torch.no_grad():
+        own, mixed = trainer.G.mapping(z), trainer._ws(z, None, update_w_avg=False)
+    # Per image, the first layer that holds the second latent's styles: every image is mixed at probability 1.
+    changed = (mixed != own).any(dim=2)
+    crossover = changed.float().argmax(dim=1)
+    assert changed.any(dim=1).all()
+    assert int(crossover.min()) == mix_from and int(crossover.max()) == num_ws - 1  # 64 draws cover the range
+    # Past its crossover an image keeps the second latent's styles to the last layer.
+    assert all(bool(changed[i, int(c):].all()) for i, c in enumerate(crossover))
 
 
 def test_shared_fakes_run_the_generator_once_per_step_and_old_checkpoints_keep_two(tmp_path):
