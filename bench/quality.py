@@ -161,8 +161,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # (ws 3-7 of 8 at 32 px: the 16 and 32 px blocks and the toRGBs above 4 px), where colourways cross over.
     "mix0.2": ({}, {"style_mixing_prob": 0.2}),
     "mixfine3": ({}, {"style_mixing_from": 3}),
-    # ... 0.2 won SWD in seeds 9 and 10 and kept KID and recall, and became the 32 px default in run 21 ("mix0.2" is
-    # "current" there since); StyleGAN2's 0.9, the default at 32 px up to run 20, stays reachable here.
+    # ... 0.2 won SWD in seeds 9 and 10 and was the 32 px default for seeds 7 and 8's runs ("current" there), with
+    # 0.9 beside it under this name; SWD split over the four seeds, KID was lower in all four; 0.9 stays the default.
     "mix0.9": ({}, {"style_mixing_prob": 0.9}),
     "dcgan": None,
 }

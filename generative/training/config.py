@@ -19,10 +19,6 @@ EMA_KIMG_BY_RESOLUTION = {32: 4.0}
 # r_t near 0.4, so at 0.6 augmentation never switched on; at 0.3 p climbs to about 0.16 by 200 kimg and KID
 # fell 5-10x from 120 kimg on (bench/RESULTS_quality.md, run 10).
 ADA_TARGET_BY_RESOLUTION = {32: 0.3}
-# Style-mixing probability per output size where a measurement moved it off StyleGAN2's 0.9: at 32 px, 0.9 left the
-# sample sets of seeds 9 and 10 more saturated than the real set (run 20); beside it in 20-minute runs, 0.2 lowered
-# SWD by 5.2 and 5.3 (the coarse level by 13-14) with KID level or lower (bench/RESULTS_quality.md, run 21).
-STYLE_MIXING_BY_RESOLUTION = {32: 0.2}
 
 
 @dataclass(frozen=True)
@@ -96,12 +92,11 @@ class TrainConfig:
 
     @classmethod
     def default(cls, resolution: int, **overrides: Any) -> TrainConfig:
-        """The tuned defaults for one output size: `GANConfig.default(resolution)`, its R1 strength, EMA, ADA
-        target and style-mixing probability."""
+        """The tuned defaults for one output size: `GANConfig.default(resolution)`, its R1 strength, EMA and
+        ADA target."""
         values = {"gan": GANConfig.default(resolution), "r1_gamma": R1_GAMMA_BY_RESOLUTION.get(resolution, cls.r1_gamma),
                   "ema_kimg": EMA_KIMG_BY_RESOLUTION.get(resolution, cls.ema_kimg),
-                  "ada_target": ADA_TARGET_BY_RESOLUTION.get(resolution, cls.ada_target),
-                  "style_mixing_prob": STYLE_MIXING_BY_RESOLUTION.get(resolution, cls.style_mixing_prob)}
+                  "ada_target": ADA_TARGET_BY_RESOLUTION.get(resolution, cls.ada_target)}
         return cls(**{**values, **overrides})
 
     def lr_scale(self, nimg: int) -> float:

@@ -219,10 +219,6 @@ def test_default_training_config_follows_the_resolution():
     assert TrainConfig.default(32).ada_target == training_config(resolution=32).ada_target == 0.3
     assert TrainConfig.default(64).ada_target == TrainConfig().ada_target == 0.6
     assert training_config(resolution=32, overrides={"ada_target": 0.5}).ada_target == 0.5
-    # Less style mixing at 32 px only (run 21).
-    assert TrainConfig.default(32).style_mixing_prob == training_config(resolution=32).style_mixing_prob == 0.2
-    assert TrainConfig.default(64).style_mixing_prob == TrainConfig().style_mixing_prob == 0.9
-    assert training_config(resolution=32, overrides={"style_mixing_prob": 0.9}).style_mixing_prob == 0.9
 
 
 @pytest.mark.parametrize(("name", "value", "reason"), [
