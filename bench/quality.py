@@ -164,6 +164,14 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # ... 0.2 won SWD in seeds 9 and 10 and was the 32 px default for seeds 7 and 8's runs ("current" there), with
     # 0.9 beside it under this name; SWD split over the four seeds, KID was lower in all four; 0.9 stays the default.
     "mix0.9": ({}, {"style_mixing_prob": 0.9}),
+    # Run 22: the two halves of the 32 px SWD pulled apart. Learned doubling in the top block lowered the finest level
+    # in run 13 (30.0 and, with D 32 channels wide at 32 px, 23.7 against 36.4 at 200 kimg) while the coarse level
+    # rose; run 20 traced the coarse level to saturation from style mixing, and 0.2 lowered it in three of four seeds
+    # in run 21 while the finest level rose. Together, on seed 8 (finest level lost to the DCGAN) and seed 9.
+    "tconv32-mix0.2": ({"top_upsample": "transposed"}, {"style_mixing_prob": 0.2}),
+    "tconv32-dmin32-mix0.2": ({"top_upsample": "transposed", "d_channel_min": 32}, {"style_mixing_prob": 0.2}),
+    # ... the coarse level fell and the finest rose (the second variant, four seeds: 50.5 / 36.0 / 59.6 / 48.7 against
+    # 43.8 / 32.0 / 28.5 / 29.2), as with 0.2 alone; mean SWD 42.9 against 44.1, 1 of 4 against the DCGAN: not adopted.
     "dcgan": None,
 }
 
