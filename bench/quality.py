@@ -167,7 +167,7 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 22: the two halves of the 32 px SWD pulled apart. Learned doubling in the top block lowered the finest level
     # in run 13 (30.0 and, with D 32 channels wide at 32 px, 23.7 against 36.4 at 200 kimg) while the coarse level
     # rose; run 20 traced the coarse level to saturation from style mixing, and 0.2 lowered it in three of four seeds
-    # in run 21 while the finest level rose. Together, on seed 8 (finest level lost to the DCGAN) and seed 9.
+    # in run 21 while the finest level rose in three. Together, on seed 8 (finest level lost to the DCGAN) and seed 9.
     "tconv32-mix0.2": ({"top_upsample": "transposed"}, {"style_mixing_prob": 0.2}),
     "tconv32-dmin32-mix0.2": ({"top_upsample": "transposed", "d_channel_min": 32}, {"style_mixing_prob": 0.2}),
     # ... the coarse level fell and the finest rose (the second variant, four seeds: 50.5 / 36.0 / 59.6 / 48.7 against
