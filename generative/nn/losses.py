@@ -36,20 +36,3 @@ def lecam_penalty(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, ancho
     """
     return (F.relu(real_logits - anchor_fake).square().mean()
             + F.relu(anchor_real - fake_logits).square().mean())
-
-
-COLOUR_CELLS = 4
-
-
-def colour_statistics(images: torch.Tensor, *, cells: int = COLOUR_CELLS) -> torch.Tensor:
-    """Per-image colourfulness: the spread of each pixel's channels about their mean (their variance), averaged
-    over a ``cells`` x ``cells`` grid.
-
-    It is 0 at every neutral pixel (white, grey, black), and so is its gradient: a pull on it changes how
-    colourful the figures are and leaves white backgrounds white. (Cell means of the colour channels themselves
-    were tried first: pulling those toward the training images' turned every background off-white, since a
-    mean cannot tell "some images fill the frame" from "every background is a little grey".) Images are
-    (N, C, H, W) in [-1, 1]; the result is (N, cells * cells), differentiable.
-    """
-    spread = images.var(dim=1, unbiased=False, keepdim=True)
-    return F.adaptive_avg_pool2d(spread, cells).flatten(1)

@@ -43,10 +43,6 @@ class TrainConfig:
     # of the running means of D's scores that anchor it. With a patch head, its cells get their own anchors.
     lecam_weight: float = 0.0
     lecam_decay: float = 0.99
-    # Colour anchoring of G (Trainer._colour_anchor): the weight of a term that pulls the mean colour layout
-    # (generative.nn.losses.colour_statistics) of G's unmixed samples, and apart from it of its style-mixed ones,
-    # to the training images'. 0 switches it off.
-    colour_weight: float = 0.0
     style_mixing_prob: float = 0.9
     # The lowest layer (index into ws) from which a mixed image may take a second latent's styles: the crossover is
     # drawn uniformly from [style_mixing_from, num_ws - 1]. 1 mixes across every layer, as StyleGAN2 does; a higher
@@ -81,8 +77,7 @@ class TrainConfig:
         for name in ("lr_g", "lr_d", "ema_kimg", "ada_speed_kimg", "checkpoint_kimg"):
             if not getattr(self, name) > 0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must be positive")
-        for name in ("r1_gamma", "patch_weight", "lecam_weight", "colour_weight", "ema_rampup", "lr_decay_kimg",
-                     "lr_decay_power"):
+        for name in ("r1_gamma", "patch_weight", "lecam_weight", "ema_rampup", "lr_decay_kimg", "lr_decay_power"):
             if not getattr(self, name) >= 0:
                 raise GANConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         for name in ("beta1", "beta2"):

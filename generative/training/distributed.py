@@ -62,15 +62,6 @@ def sum_floats(*values: float, device: torch.device) -> tuple[float, ...]:
     return tuple(float(v) for v in t.tolist())
 
 
-def sum_tensor(t: torch.Tensor) -> torch.Tensor:
-    """The element-wise sum of `t` over all ranks (collective); `t` itself on one process."""
-    if world()[1] == 1:
-        return t
-    t = t.clone()
-    dist.all_reduce(t)
-    return t
-
-
 def any_true(flag: bool, *, device: torch.device) -> bool:
     if world()[1] == 1:
         return flag

@@ -22,13 +22,7 @@ from torch.utils.data import Dataset
 from generative.nn.augment import AdaptiveAugment, augment
 from generative.nn.discriminator import Discriminator
 from generative.nn.generator import Generator
-from generative.nn.losses import (
-    colour_statistics,
-    discriminator_loss,
-    generator_loss,
-    lecam_penalty,
-    r1_penalty,
-)
+from generative.nn.losses import discriminator_loss, generator_loss, lecam_penalty, r1_penalty
 from generative.training import distributed as ddp
 from generative.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from generative.training.config import TrainConfig
@@ -38,13 +32,6 @@ from generative.training.memory import keep_freed_memory
 from generative.training.samples import save_sample_grid
 
 _RNG_NAMES = ("data", "latent", "augment")
-# Colour anchoring's running means: the training images' over ~100 steps, G's over ~5 (it moves as G learns, and
-# a slow one overshoots).
-COLOUR_DECAY_REAL = 0.99
-COLOUR_DECAY_FAKE = 0.8
-# The floor under the training images' mean variance of those statistics (a set of near-identical images):
-# (0.03 in [-1, 1] units)^2.
-COLOUR_VAR_FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -108,9 +95,6 @@ class Trainer:
         # Running means of D's scores that anchor LeCam (empty until its first step): "real"/"fake" for the
         # image head, "patch_real"/"patch_fake" for the patch head's cells.
         self.lecam_anchors: dict[str, float] = {}
-        # Colour anchoring's running means (empty until its first step): "real" and "real_sq" (first and second
-        # moment of the training images' colour statistics), "plain" and "mixed" (G's unmixed and mixed samples).
-        self.colour_anchors: dict[str, torch.Tensor] = {}
 
     def _stream_seed(self, stream: int) -> int:
         return (self.config.seed * 1_000_003 + self.rank * 7919 + stream) % (2**63)
@@ -142,7 +126,6 @@ class Trainer:
             "augment": self.ada.state_dict(),
             "counters": {"step": self.step, "nimg": self.nimg},
             "lecam": dict(self.lecam_anchors),
-            "colour": {name: t.cpu() for name, t in self.colour_anchors.items()},
             "rng": ddp.gather_objects(own),
             "world_size": self.world_size,
         }
@@ -157,7 +140,6 @@ class Trainer:
         self.nimg = int(state["counters"]["nimg"])
         # Checkpoints from before LeCam existed hold no anchors; their runs never used them.
         self.lecam_anchors = {name: float(v) for name, v in state.get("lecam", {}).items()}
-        self.colour_anchors = {name: t.to(self.device) for name, t in state.get("colour", {}).items()}
         if int(state["world_size"]) == self.world_size:
             for name, gen in self.rngs.items():
                 gen.set_state(state["rng"][self.rank][name])
@@ -168,10 +150,8 @@ class Trainer:
 
     # ----- one step -----------------------------------------------------------------------------------------
 
-    def _ws(self, z: torch.Tensor, c: torch.Tensor | None, *,
-            update_w_avg: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def _ws(self, z: torch.Tensor, c: torch.Tensor | None, *, update_w_avg: bool) -> torch.Tensor:
         """Mapped styles, with style mixing: past a random layer, styles of a second latent take over.
-        Also returns which samples were mixed (a bool per sample).
 
         The mixing draws are made whether or not they are used, so the random streams advance the
         same way on every step.
@@ -186,8 +166,7 @@ class Trainer:
             ws2 = self.G.mapping(z2, c)
             layer = torch.arange(num_ws, device=self.device)[None, :]
             ws = torch.where((use[:, None] & (layer >= cutoff[:, None]))[:, :, None], ws2, ws)
-            return ws, use
-        return ws, torch.zeros_like(use)
+        return ws
 
     def _noise(self, n: int) -> list[torch.Tensor] | None:
         # From the latent stream, and only for generators with noise inputs: others draw exactly as before.
@@ -214,53 +193,6 @@ class Trainer:
         return lecam_penalty(real, fake, anchor_real=self.lecam_anchors[prefix + "real"],
                              anchor_fake=self.lecam_anchors[prefix + "fake"])
 
-    def _colour_anchor(self, real: torch.Tensor, fake: torch.Tensor,
-                       mixed: torch.Tensor) -> tuple[torch.Tensor, float]:
-        """Colour anchoring: a G loss whose gradient pulls the mean colour statistics of G's unmixed samples, and
-        apart from them of its style-mixed ones, toward the training images'.
-
-        The pull is the gradient of 0.5 * sum_k (m_k - t_k)^2 / v, with m the running mean of a group's
-        statistics, t the training images' and v their variance averaged over k: linear in this step's batch mean
-        (the returned surrogate), so a group of two or three samples adds no penalty on their spread. D's
-        scores reward what D tells apart, and the colour of samples drifts where D does not (style-mixed
-        training leaves the unmixed samples more saturated than the data, bench/RESULTS_quality.md run 20).
-
-        Returns the surrogate (to scale and add to the G loss) and the gap 0.5 * sum_k (m_k - t_k)^2 / v of
-        the unmixed group, for progress. Running means are summed over processes, so every rank holds the same.
-        """
-        stats_real = colour_statistics(real)
-        stats_fake = colour_statistics(fake)
-        groups = {"plain": ~mixed, "mixed": mixed}
-        sums = torch.stack([stats_real.sum(0), stats_real.square().sum(0)]
-                           + [stats_fake.detach()[m].sum(0) for m in groups.values()])
-        counts = torch.tensor([len(real), len(real)] + [int(m.sum()) for m in groups.values()],
-                              dtype=sums.dtype, device=sums.device)
-        sums, counts = ddp.sum_tensor(sums), ddp.sum_tensor(counts)
-        anchors = self.colour_anchors
-
-        def move(name: str, decay: float, total: torch.Tensor, count: torch.Tensor) -> None:
-            if count > 0:
-                old = anchors.get(name)
-                anchors[name] = total / count if old is None else decay * old + (1 - decay) * total / count
-
-        move("real", COLOUR_DECAY_REAL, sums[0], counts[0])
-        move("real_sq", COLOUR_DECAY_REAL, sums[1], counts[1])
-        # One scale for every statistic, the training images' mean variance (weighing each statistic by its own,
-        # cells where nearly every image is white would dominate).
-        variance = (anchors["real_sq"] - anchors["real"].square()).mean().clamp_min(COLOUR_VAR_FLOOR)
-        surrogate = stats_fake.sum() * 0.0  # attached to G's graph even on a step with nothing to pull
-        for (name, member), total, count in zip(groups.items(), sums[2:], counts[2:], strict=True):
-            # The pull comes from the earlier steps' running mean, so it does not depend on this batch: the
-            # surrogate's gradient is then unbiased, with no term that would shrink the spread within the batch.
-            if count > 0 and name in anchors:
-                pull = (anchors[name] - anchors["real"]) / variance
-                # This rank's share of the group's global mean; gradients are averaged over ranks afterwards.
-                surrogate = surrogate + (stats_fake[member].sum(0) * pull).sum() * (self.world_size / count)
-            move(name, COLOUR_DECAY_FAKE, total, count)
-        gap = float(0.5 * ((anchors["plain"] - anchors["real"]).square() / variance).sum()) if "plain" in anchors \
-            else math.nan
-        return surrogate, gap
-
     def train_step(self) -> dict[str, float]:
         cfg, batch = self.config, self.config.batch_size
         scale = cfg.lr_scale(self.nimg)
@@ -276,12 +208,11 @@ class Trainer:
         z, c_fake = self._latents(batch)
         if cfg.shared_fakes:
             self.G.requires_grad_(True)
-            ws, mixed = self._ws(z, c_fake, update_w_avg=True)
-            fake_g = self.G.synthesis(ws, self._noise(batch))
+            fake_g = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True), self._noise(batch))
             fake = fake_g.detach()
         else:
             with torch.no_grad():
-                fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=False)[0], self._noise(batch))
+                fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=False), self._noise(batch))
         real.requires_grad_(do_r1)
         real_logits, real_patches = self.D.score(self._augment(real), c_real)
         fake_logits, fake_patches = self.D.score(self._augment(fake), c_fake)
@@ -316,19 +247,13 @@ class Trainer:
             fake = fake_g
         else:
             z, c_fake = self._latents(batch)
-            ws, mixed = self._ws(z, c_fake, update_w_avg=True)
-            fake = self.G.synthesis(ws, self._noise(batch))
+            fake = self.G.synthesis(self._ws(z, c_fake, update_w_avg=True), self._noise(batch))
         fake_logits, fake_patches = self.D.score(self._augment(fake), c_fake)
         loss_g = generator_loss(fake_logits)
         if fake_patches is not None:
             loss_g = loss_g + cfg.patch_weight * generator_loss(fake_patches)
-        loss_g_total = loss_g
-        gap_colour = None
-        if cfg.colour_weight > 0:
-            surrogate, gap_colour = self._colour_anchor(real.detach(), fake, mixed)
-            loss_g_total = loss_g + cfg.colour_weight * surrogate
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g_total.backward()
+        loss_g.backward()
         ddp.average_gradients(self.G)
         self.opt_g.step()
         ddp.average_buffers(self.G)
@@ -343,8 +268,6 @@ class Trainer:
             losses["loss_r1"] = float(loss_r1.detach())
         if loss_lecam is not None:
             losses["loss_lecam"] = float(loss_lecam.detach())
-        if gap_colour is not None:
-            losses["colour_gap"] = gap_colour
         return losses
 
     # ----- the loop -----------------------------------------------------------------------------------------

@@ -14,13 +14,7 @@ from generative.nn.discriminator import Discriminator
 from generative.nn.errors import GANConfigError, ShapeError
 from generative.nn.generator import Generator
 from generative.nn.latent import lerp, slerp, style_mix, truncate
-from generative.nn.losses import (
-    colour_statistics,
-    discriminator_loss,
-    generator_loss,
-    lecam_penalty,
-    r1_penalty,
-)
+from generative.nn.losses import discriminator_loss, generator_loss, lecam_penalty, r1_penalty
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -268,25 +262,6 @@ def test_losses_and_r1_match_closed_form():
     torch.testing.assert_close(lecam_penalty(real_scores, fake_scores, anchor_real=2.0, anchor_fake=-1.0),
                                torch.tensor(10.0))
     assert lecam_penalty(real_scores, fake_scores, anchor_real=-5.0, anchor_fake=5.0) == 0
-
-
-def test_colour_statistics_measure_colourfulness_and_leave_neutral_pixels_alone():
-    # Left half pure red, right half white (top) and mid grey (bottom), in [-1, 1].
-    image = torch.ones(1, 3, 32, 32)
-    image[:, :, 16:, 16:] = 0.0
-    image[:, :, :, :16] = torch.tensor([1.0, -1.0, -1.0])[:, None, None]
-    image.requires_grad_(True)
-    stats = colour_statistics(image, cells=4)
-    assert stats.shape == (1, 16)
-    grid = stats.view(4, 4)
-    # Red: channels (1, -1, -1) about their mean -1/3, variance 8/9; white and grey: none.
-    torch.testing.assert_close(grid[:, :2], torch.full((4, 2), 8 / 9))
-    torch.testing.assert_close(grid[:, 2:], torch.zeros(4, 2))
-    # Differentiable, and the gradient at every neutral pixel is exactly 0: a pull leaves backgrounds alone.
-    stats.sum().backward()
-    assert torch.isfinite(image.grad).all()
-    assert torch.equal(image.grad[:, :, :, 16:], torch.zeros(1, 3, 32, 16))
-    assert float(image.grad[:, :, :, :16].abs().min()) > 0
 
 
 @pytest.mark.parametrize("resolution", [32, 64])

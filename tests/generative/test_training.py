@@ -21,7 +21,6 @@ from torch.utils.data import Dataset
 
 from generative.nn.config import GANConfig
 from generative.nn.errors import GANConfigError
-from generative.nn.losses import colour_statistics
 from generative.training import checkpoint as ckpt_module
 from generative.training.checkpoint import (
     CheckpointError,
@@ -68,13 +67,12 @@ def assert_same_modules(a: Trainer, b: Trainer) -> None:
             assert torch.equal(sa[key], sb[key]), f"{name}.{key} differs"
 
 
-@pytest.mark.parametrize(("shared_fakes", "noise", "d_patch_res", "lecam_weight", "colour_weight"), [
-    (True, False, 0, 0.0, 0.0), (False, False, 0, 0.0, 0.0), (True, True, 0, 0.0, 0.0), (True, False, 16, 0.0, 0.0),
-    (True, False, 16, 0.5, 0.0), (False, False, 0, 0.0, 1.0)])
-def test_resume_continues_exactly(tmp_path, shared_fakes, noise, d_patch_res, lecam_weight, colour_weight):
+@pytest.mark.parametrize(("shared_fakes", "noise", "d_patch_res", "lecam_weight"), [
+    (True, False, 0, 0.0), (False, False, 0, 0.0), (True, True, 0, 0.0), (True, False, 16, 0.0), (True, False, 16, 0.5)])
+def test_resume_continues_exactly(tmp_path, shared_fakes, noise, d_patch_res, lecam_weight):
     # The learning rate decays from the second step on, so the resumed half runs on the decayed rate too.
     config = tiny_config(shared_fakes=shared_fakes, lr_decay_kimg=0.008, noise=noise, d_patch_res=d_patch_res,
-                         lecam_weight=lecam_weight, colour_weight=colour_weight, style_mixing_prob=0.5)
+                         lecam_weight=lecam_weight)
     data = images()
     k = 6
     straight = Trainer(config=config, dataset=data, run_dir=tmp_path / "straight")
@@ -92,10 +90,6 @@ def test_resume_continues_exactly(tmp_path, shared_fakes, noise, d_patch_res, le
     # LeCam's anchors are running means over every step so far: the checkpoint carries them.
     assert resumed.lecam_anchors == straight.lecam_anchors
     assert sorted(straight.lecam_anchors) == ([] if not lecam_weight else ["fake", "patch_fake", "patch_real", "real"])
-    # So do colour anchoring's running means.
-    assert sorted(resumed.colour_anchors) == sorted(straight.colour_anchors) == (
-        ["mixed", "plain", "real", "real_sq"] if colour_weight else [])
-    assert all(torch.equal(resumed.colour_anchors[k], straight.colour_anchors[k]) for k in straight.colour_anchors)
     # Noise inputs are drawn from the checkpointed latent stream, and their strengths learn from zero.
     strengths = [m.noise_strength for m in straight.G.modules() if getattr(m, "noise_strength", None) is not None]
     assert len(strengths) == (7 if noise else 0)
@@ -163,44 +157,6 @@ def test_lecam_anchors_follow_d_scores_and_its_penalty_changes_the_d_step(tmp_pa
         tiny_config(lecam_weight=-1.0)
     with pytest.raises(GANConfigError, match="lecam_decay=1.5"):
         tiny_config(lecam_decay=1.5)
-
-
-def test_colour_anchoring_pulls_the_samples_colour_toward_the_training_images(tmp_path):
-    # Training images are all one light orange; G starts out grey. The colour term alone (D's loss is not part of
-    # the step below) must move the mean colour of G's samples toward the images'.
-    orange = torch.tensor([240, 160, 60], dtype=torch.uint8)[None, :, None, None].expand(12, 3, 32, 32).contiguous()
-    trainer = Trainer(config=tiny_config(colour_weight=1.0, style_mixing_prob=0.5), dataset=orange,
-                      run_dir=tmp_path)
-    target = colour_statistics(orange.float() / 127.5 - 1.0)[0]
-    z = torch.randn(16, trainer.config.gan.z_dim, generator=torch.Generator().manual_seed(5))
-    opt = torch.optim.Adam(trainer.G.parameters(), lr=0.002)
-
-    def distance() -> float:
-        with torch.no_grad():
-            return float((colour_statistics(trainer.G(z)).mean(0) - target).abs().mean())
-
-    before, gaps, latents = distance(), [], torch.Generator().manual_seed(6)
-    for _ in range(60):
-        real, _ = trainer.data.sample(8, generator=trainer.rngs["data"], device=trainer.device)
-        ws, mixed = trainer._ws(torch.randn(8, trainer.config.gan.z_dim, generator=latents), None,
-                               update_w_avg=False)
-        surrogate, gap = trainer._colour_anchor(real, trainer.G.synthesis(ws), mixed)
-        opt.zero_grad()
-        surrogate.backward()
-        opt.step()
-        gaps.append(gap)
-    # Adam moves G by about its learning rate per step whatever the gap, so alone the pull overshoots and swings
-    # about the target; on average it closes in.
-    assert distance() < 0.6 * before
-    assert sum(gaps[-20:]) / 20 < sum(gaps[:10]) / 10 and all(math.isfinite(g) for g in gaps)
-    # The target is the training images' running mean; the variance of one repeated image is the floor.
-    torch.testing.assert_close(trainer.colour_anchors["real"], target)
-    # In a full step it reports its gap, and at weight 0 it runs no statistics at all.
-    assert math.isfinite(trainer.train_step()["colour_gap"])
-    off = Trainer(config=tiny_config(), dataset=orange, run_dir=tmp_path / "off")
-    assert "colour_gap" not in off.train_step() and off.colour_anchors == {}
-    with pytest.raises(GANConfigError, match="colour_weight=-0.5"):
-        tiny_config(colour_weight=-0.5)
 
 
 def test_learning_rate_decays_with_images_seen_and_old_checkpoints_keep_it_constant(tmp_path):
@@ -302,8 +258,7 @@ def test_style_mixing_crosses_over_no_lower_than_style_mixing_from(tmp_path, mix
     # Not seed 1: that is the trainer's own latent stream at seed 0, whose second latents would then equal z.
     z = torch.randn(64, trainer.config.gan.z_dim, generator=torch.Generator().manual_seed(987))
     with torch.no_grad():
-        own, (mixed, flags) = trainer.G.mapping(z), trainer._ws(z, None, update_w_avg=False)
-    assert flags.dtype == torch.bool and bool(flags.all())
+        own, mixed = trainer.G.mapping(z), trainer._ws(z, None, update_w_avg=False)
     # Per image, the first layer that holds the second latent's styles: every image is mixed at probability 1.
     changed = (mixed != own).any(dim=2)
     crossover = changed.float().argmax(dim=1)
@@ -483,14 +438,12 @@ def _ddp_worker(rank: int, world: int, init_file: str, run_dir: str, out_dir: st
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
-        # Colour anchoring on: its running means are summed over the ranks.
-        config = tiny_config(colour_weight=1.0, style_mixing_prob=0.5)
+        config = tiny_config()
         trainer = Trainer(config=config, dataset=images(), run_dir=Path(run_dir), device="cpu")
         trainer.train(until_kimg=kimg_for(2, config, world))
         real, _ = trainer.data.sample(4, generator=trainer.rngs["data"], device=trainer.device)
         torch.save({"G": trainer.G.state_dict(), "D": trainer.D.state_dict(), "next_real": real,
-                    "p": trainer.ada.p, "step": trainer.step, "colour": trainer.colour_anchors},
-                   Path(out_dir) / f"rank{rank}.pt")
+                    "p": trainer.ada.p, "step": trainer.step}, Path(out_dir) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
@@ -505,8 +458,6 @@ def test_ddp_gloo_two_processes_keep_weights_identical(tmp_path):
         for key in r0[net]:
             assert torch.equal(r0[net][key], r1[net][key]), f"{net}.{key} differs across ranks"
     assert not torch.equal(r0["next_real"], r1["next_real"]), "ranks should draw different batches"
-    assert sorted(r0["colour"]) == ["mixed", "plain", "real", "real_sq"]
-    assert all(torch.equal(r0["colour"][k], r1["colour"][k]) for k in r0["colour"])
     state = load_checkpoint(latest_checkpoint(tmp_path / "run"))
     assert state["counters"]["nimg"] == 16 and state["world_size"] == 2 and len(state["rng"]) == 2
     for key in r0["G"]:
