@@ -172,6 +172,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "tconv32-dmin32-mix0.2": ({"top_upsample": "transposed", "d_channel_min": 32}, {"style_mixing_prob": 0.2}),
     # ... the coarse level fell and the finest rose (the second variant, four seeds: 50.5 / 36.0 / 59.6 / 48.7 against
     # 43.8 / 32.0 / 28.5 / 29.2), as with 0.2 alone; mean SWD 42.9 against 44.1, 1 of 4 against the DCGAN: not adopted.
+    # Run 23: `lr0.001` (above) at 32 px beside the default, seeds 7 and 8 at ~120 kimg: SWD 29.6 and 35.7 against 42.3
+    # and 34.3, KID 0.0020 and 0.0024 against 0.0013 and 0.0012, recall lower in both: not adopted.
     "dcgan": None,
 }
 
