@@ -177,6 +177,13 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 24: `tconv32-dmin32` (above) with the default mixing of 0.9, beside the default, seeds 10, 7, 9, 8 at ~102-107
     # kimg against ~126: SWD 43.5 / 40.2 / 36.3 / 47.7 against 49.8 / 42.1 / 40.7 / 34.5, KID lower in three; the gains
     # were on the coarse level, the finest rose in three of four (seed 8: a checkerboard texture): not adopted.
+    # Run 25: R1 gamma upward. 1 -> 4 lowered SWD in run 6 (without augmentation), and with ADA on, 2 was behind 4 at
+    # every point of run 11's curves, mostly on the finest level; nothing above 4 has been measured at 32 px.
+    "gamma8": ({}, {"r1_gamma": 8.0}),
+    "gamma16": ({}, {"r1_gamma": 16.0}),
+    # ... both raised the finest level in seeds 10 and 8 (46.2 / 44.3 and 34.4 / 41.0 against 31.9 and 32.2): SWD 57.7
+    # / 46.2 against 50.8 and 38.5 / 45.6 against 33.9, not adopted. `mix0.5` (above) beside the default on the same
+    # seeds: SWD 43.1 against 51.2 (coarse level) and 41.1 against 35.3 (finest level), KID level and 2.6x lower: split.
     "dcgan": None,
 }
 
