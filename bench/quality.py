@@ -183,8 +183,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "gamma16": ({}, {"r1_gamma": 16.0}),
     # ... both raised the finest level in seeds 10 and 8 (46.2 / 44.3 and 34.4 / 41.0 against 31.9 and 32.2): SWD 57.7
     # / 46.2 against 50.8 and 38.5 / 45.6 against 33.9, not adopted. `mix0.5` (above) beside the default on the same
-    # seeds: SWD 43.1 against 51.2 (coarse level) and 41.1 against 35.3 (finest level), KID level and 2.6x lower: split. Seeds 7
-    # and 9: 42.2 against 40.0 and 26.9 against 39.8 (KID level and 1.8x higher); mean SWD 38.3 against 41.6.
+    # seeds: SWD 43.1 against 51.2 (coarse level) and 41.1 against 35.3 (finest level), KID level and 2.6x lower;
+    # seeds 7 and 9: 42.2 against 40.0 and 26.9 against 39.8, KID level and 1.8x higher. Mean SWD over the four 38.3
+    # against 41.6, split seed by seed: not adopted.
     "dcgan": None,
 }
 
