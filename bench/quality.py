@@ -186,6 +186,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # seeds: SWD 43.1 against 51.2 (coarse level) and 41.1 against 35.3 (finest level), KID level and 2.6x lower;
     # seeds 7 and 9: 42.2 against 40.0 and 26.9 against 39.8, KID level and 1.8x higher. Mean SWD over the four 38.3
     # against 41.6, split seed by seed: not adopted.
+    # Run 26: `mix0.5` beside the default and the DCGAN in one run, seeds 10, 8, 7, 9 at ~210-225 kimg: SWD 47.6 / 38.4
+    # / 35.6 / 33.7 against 42.0 / 45.7 / 31.6 / 41.2 (DCGAN 41.7 / 42.4 / 49.2 / 42.9), KID the same split; over runs
+    # 25 and 26 lower in 4 of 8 seed-runs: not adopted.
     "dcgan": None,
 }
 
