@@ -12,7 +12,7 @@ from typing import Any
 from generative.nn.errors import GANConfigError
 
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
-UPSAMPLE_MODES = ("nearest", "bilinear", "transposed")
+UPSAMPLE_MODES = ("nearest", "bilinear", "transposed", "transposed-nearest")
 D_DOWNSAMPLE_MODES = ("pool", "stride", "lowpass")
 PATCH_TRUNKS = ("shared", "own")
 G_INPUTS = ("const", "mapped")
@@ -63,6 +63,9 @@ class GANConfig:
     # How synthesis blocks double their feature maps before the first 3x3 convolution. "nearest"
     # keeps edges sharp; "bilinear" (the first release) blurs every octave, and its samples stay soft.
     # "transposed": the first convolution is a learned 4x4 stride-2 transposed one that does the doubling.
+    # "transposed-nearest": the same learned doubling, its kernel drawn so that it starts as nearest doubling
+    # followed by a random 3x3 conv (the "nearest" block's start, up to each output channel's demodulation scale),
+    # from which training may learn sharper detail.
     upsample: str = "nearest"
     # The top block's mode when it should differ from the others' ("": as `upsample`).
     top_upsample: str = ""

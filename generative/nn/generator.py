@@ -63,21 +63,23 @@ class MappingNetwork(nn.Module):
 
 class SynthesisBlock(nn.Module):
     """Doubles the feature map size (``upsample``: "nearest" or "bilinear") and applies two
-    style-modulated 3x3 convolutions; with "transposed", the first convolution does the doubling."""
+    style-modulated 3x3 convolutions; with "transposed" (or "transposed-nearest"), the first convolution does the
+    doubling."""
 
     def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, upsample: str,
                  noise_resolution: int = 0) -> None:
         super().__init__()
         self.upsample = upsample
-        learned = upsample == "transposed"
+        learned = upsample.startswith("transposed")
         self.conv0 = ModulatedConv2d(in_channels, out_channels, w_dim=w_dim, noise_resolution=noise_resolution,
-                                     kernel_size=4 if learned else 3, up=learned)
+                                     kernel_size=4 if learned else 3, up=learned,
+                                     nearest_init=upsample == "transposed-nearest")
         self.conv1 = ModulatedConv2d(out_channels, out_channels, w_dim=w_dim, noise_resolution=noise_resolution)
 
     def forward(self, x: torch.Tensor, w0: torch.Tensor, w1: torch.Tensor,
                 noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         n0, n1 = noise if noise is not None else (None, None)
-        if self.upsample != "transposed":
+        if not self.conv0.up:
             x = upsample2x(x, self.upsample)
         return self.conv1(self.conv0(x, w0, n0), w1, n1)
 

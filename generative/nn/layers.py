@@ -63,6 +63,12 @@ class EqualConv2d(nn.Module):
         return lrelu(x) if self.activate else x
 
 
+# Row k of the 4x4 transposed kernel (stride 2, padding 1) as a sum of 3x3 taps t: output 2j reads input j - 1
+# through taps 3 and j through 1; output 2j + 1 reads j through 2 and j + 1 through 0. After nearest doubling a
+# 3x3 conv's taps (0, 1, 2) read j - 1, j, j at 2j and j, j, j + 1 at 2j + 1.
+NEAREST_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+
+
 class ModulatedConv2d(nn.Module):
     """A convolution whose input channels are scaled by a per-sample style.
 
@@ -73,14 +79,23 @@ class ModulatedConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, kernel_size: int = 3,
                  demodulate: bool = True, activate: bool = True, input_gain: float = LRELU_GAIN,
-                 noise_resolution: int = 0, up: bool = False) -> None:
+                 noise_resolution: int = 0, up: bool = False, nearest_init: bool = False) -> None:
         super().__init__()
         if up and kernel_size != 4:
             raise ValueError(f"kernel_size={kernel_size}: an upsampling (transposed, stride-2) conv takes a 4x4 kernel")
+        if nearest_init and not up:
+            raise ValueError("nearest_init starts an upsampling (up=True) conv's kernel as nearest doubling + 3x3")
         # w comes out of the mapping network's last leaky ReLU.
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0, input_gain=LRELU_GAIN)
         self.input_gain = input_gain
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        if nearest_init:
+            # Nearest doubling then a 3x3 conv is itself a 4x4 stride-2 transposed conv: each output phase sums
+            # the 3x3 taps that land on the same input pixel (NEAREST_TAPS), so the kernel can start there.
+            weight = torch.einsum("kt,oitu,lu->oikl", NEAREST_TAPS, torch.randn(out_channels, in_channels, 3, 3),
+                                  NEAREST_TAPS)
+        else:
+            weight = torch.randn(out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = nn.Parameter(weight)
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.padding = 1 if up else kernel_size // 2

@@ -491,6 +491,39 @@ def test_transposed_upsampling_is_a_demodulated_learned_stride2_conv():
         tiny(top_upsample="cubic")
 
 
+def test_transposed_nearest_starts_as_nearest_doubling_then_a_3x3_conv():
+    from torch.nn import functional as F
+
+    from generative.nn.layers import NEAREST_TAPS, ModulatedConv2d
+
+    with pytest.raises(ValueError, match="nearest_init"):
+        ModulatedConv2d(4, 8, w_dim=16, kernel_size=3, nearest_init=True)
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(8, 6, w_dim=16, kernel_size=4, up=True, nearest_init=True, demodulate=False,
+                           activate=False)
+    kernel = conv.weight.detach()
+    # The 3x3 kernel it was drawn from: tap 0 is kernel row 3, tap 2 row 0, tap 1 row 1 less row 0 (both axes).
+    taps = torch.tensor([[0.0, 0.0, 0.0, 1.0], [-1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    w3 = torch.einsum("tk,oikl,ul->oitu", taps, kernel, taps)
+    # Every 4x4 kernel entry is the sum of the 3x3 taps that read the same input pixel, nothing else.
+    torch.testing.assert_close(torch.einsum("kt,oitu,lu->oikl", NEAREST_TAPS, w3, NEAREST_TAPS), kernel)
+    x, w = torch.randn(2, 8, 5, 5), torch.randn(2, 16)
+    styles = conv.affine(w)
+    doubled = F.interpolate(x * (styles * conv.input_gain)[:, :, None, None], scale_factor=2.0, mode="nearest")
+    expected = F.conv2d(doubled, w3 * conv.weight_gain, conv.bias, padding=1)
+    torch.testing.assert_close(conv(x, w), expected, rtol=1e-4, atol=1e-5)
+    # Demodulated, as in the generator, features keep about unit variance through the doubling.
+    demod = ModulatedConv2d(32, 32, w_dim=16, kernel_size=4, up=True, nearest_init=True, activate=False)
+    out = demod(F.leaky_relu(torch.randn(4, 32, 8, 8), 0.2), torch.randn(4, 16))
+    assert out.shape == (4, 32, 16, 16) and 0.7 < out.std().item() < 1.4
+    # As the top block's mode alone: the lower blocks keep nearest doubling.
+    cfg = tiny(top_upsample="transposed-nearest")
+    G = seeded(Generator, cfg)
+    assert [b.conv0.up for b in G.synthesis.blocks] == [False, False, True]
+    assert G(torch.randn(2, cfg.z_dim)).shape == (2, 3, 32, 32)
+    assert GANConfig.from_dict(cfg.to_dict()) == cfg
+
+
 def test_a_3x3_top_torgb_spreads_one_feature_pixel_over_its_neighbours():
     for kernel, reach in ((1, 1), (3, 9)):
         cfg = tiny(rgb_kernel=kernel, output="linear")
