@@ -189,8 +189,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 26: `mix0.5` beside the default and the DCGAN in one run, seeds 10, 8, 7, 9 at ~210-225 kimg: SWD 47.6 / 38.4
     # / 35.6 / 33.7 against 42.0 / 45.7 / 31.6 / 41.2 (DCGAN 41.7 / 42.4 / 49.2 / 42.9), KID the same split; over runs
     # 25 and 26 lower in 4 of 8 seed-runs: not adopted.
-    # Next (not yet measured): the top block's learned doubling drawn to start as the default's nearest doubling + 3x3
-    # (`GANConfig.upsample="transposed-nearest"`), so that it begins where the default's finest level does.
+    # Run 26, after the above: the top block's learned doubling drawn to start as the default's nearest doubling + 3x3
+    # (`GANConfig.upsample="transposed-nearest"`). Six minutes only (seeds 10, 8, ~70 kimg): finest level 38.8 / 27.2
+    # against 55.8 / 33.6, coarse 91.3 / 39.1 against 63.7 / 38.8, KID higher in both. Next: 20 minutes with the DCGAN.
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
     "dcgan": None,
 }
