@@ -192,6 +192,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 26, after the above: the top block's learned doubling drawn to start as the default's nearest doubling + 3x3
     # (`GANConfig.upsample="transposed-nearest"`). Six minutes only (seeds 10, 8, ~70 kimg): finest level 38.8 / 27.2
     # against 55.8 / 33.6, coarse 91.3 / 39.1 against 63.7 / 38.8, KID higher in both. Next: 20 minutes with the DCGAN.
+    # Run 27, 20 minutes beside the default and the DCGAN (seeds 10, 8): SWD 51.4 / 41.8 against 43.3 / 44.8; the
+    # finest level fell in both, the coarse level rose in both (KID 4.4x on seed 10): not adopted. `noskips` (above) in
+    # the same run: 38.6 / 43.2 against 42.4 / 42.4, KID 0.0004 / 0.0031 against 0.0006 / 0.0015: split, not adopted.
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
     "dcgan": None,
 }
