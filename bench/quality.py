@@ -195,6 +195,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 27, 20 minutes beside the default and the DCGAN (seeds 10, 8): SWD 51.4 / 41.8 against 43.3 / 44.8; the
     # finest level fell in both, the coarse level rose in both (KID 4.4x on seed 10): not adopted. `noskips` (above) in
     # the same run: 38.6 / 43.2 against 42.4 / 42.4, KID 0.0004 / 0.0031 against 0.0006 / 0.0015: split, not adopted.
+    # A 10-minute look at `noskips` on seeds 7 and 9: 32.4 / 36.2 against 32.0 / 45.2; its coarse level was lower in all
+    # four seed-runs. Next: `noskips` at 20 minutes with the DCGAN on seeds 7 and 9.
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
     "dcgan": None,
 }
