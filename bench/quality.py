@@ -199,7 +199,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # four seed-runs. Next: `noskips` at 20 minutes with the DCGAN on seeds 7 and 9.
     # Run 28, `noskips` at 20 minutes beside the default and the DCGAN on seeds 7, 9, 10, 8: SWD 29.5 / 36.7 / 44.9 /
     # 36.6 against 34.6 / 45.8 / 47.0 / 45.2 (DCGAN 43.6 / 44.8 / 50.1 / 35.5); lower in 5 of 6 seed-runs over runs 27-28:
-    # the 32 px default since (`RGB_SKIPS_BY_DEFAULT` is empty), so `current` is `noskips` from here on.
+    # the 32 px default since (`GANConfig.default` no longer turns skips on), so `current` is `noskips` from here on.
+    # `rgb3` on it (10 minutes, seeds 8 and 10): 35.9 / 52.8 against 34.4 / 45.9; seed 8's finest level fell and its
+    # coarse rose, seed 10's finest rose (47.1 against 32.3) with 2.3x the KID: not pursued.
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
     "dcgan": None,
 }

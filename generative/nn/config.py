@@ -16,9 +16,6 @@ UPSAMPLE_MODES = ("nearest", "bilinear", "transposed", "transposed-nearest")
 D_DOWNSAMPLE_MODES = ("pool", "stride", "lowpass")
 PATCH_TRUNKS = ("shared", "own")
 G_INPUTS = ("const", "mapped")
-# Output sizes whose default generator sums RGB skips: none since run 28 (bench/RESULTS_quality.md; 32 px had them
-# from run 7 to run 28).
-RGB_SKIPS_BY_DEFAULT: frozenset[int] = frozenset()
 # Output size -> the feature-map size of the default discriminator's patch-level head (run 15); none elsewhere.
 PATCH_RES_BY_DEFAULT = {32: 16}
 OUTPUT_HEADS = ("tanh", "linear")
@@ -149,13 +146,13 @@ class GANConfig:
                 f"resolution={resolution!r} has no default; choose one of {SUPPORTED_RESOLUTIONS}"
             )
         base, cmax = widths[resolution]
-        # RGB skips halved the 32 px finest SWD level in 20-minute runs side by side (run 7), before the patch
-        # head; with it (runs 27-28, 20 minutes) the network without them scored lower SWD in 5 of 6 seed-runs and
-        # the smooth blobs left the samples. At 64 px they were worse (one seed), and 128/256 px are not measured.
+        # No size sums RGB skips (the field's False). At 32 px they halved the finest SWD level in 20-minute
+        # runs side by side (run 7), before the patch head; with it (runs 27-28) the network without them scored
+        # lower SWD in 5 of 6 seed-runs and the smooth blobs left the samples. At 64 px they were worse (one seed),
+        # and 128/256 px are not measured.
         # A patch head at 16 px brought the 32 px finest SWD level into the DCGAN's range (runs 14-15);
         # At 64 px a head at 32 px did the same trade on one seed (run 16) and still lost SWD to the DCGAN.
         return cls(resolution=resolution, channel_base=base, channel_max=cmax,
-                   rgb_skips=resolution in RGB_SKIPS_BY_DEFAULT,
                    d_patch_res=PATCH_RES_BY_DEFAULT.get(resolution, 0))
 
     @property
