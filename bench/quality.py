@@ -202,6 +202,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # the 32 px default since (`GANConfig.default` no longer turns skips on), so `current` is `noskips` from here on.
     # `rgb3` on it (10 minutes, seeds 8 and 10): 35.9 / 52.8 against 34.4 / 45.9; seed 8's finest level fell and its
     # coarse rose, seed 10's finest rose (47.1 against 32.3) with 2.3x the KID: not pursued.
+    # Run 29: R1 has barely reached the patch head (its cells enter the penalty through their mean, 1/256 of the
+    # image score's weight each at 16 px): a penalty of its own per cell (`TrainConfig.patch_r1`).
+    "patchr1": ({}, {"patch_r1": "cells"}),
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
     "dcgan": None,
 }

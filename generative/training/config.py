@@ -19,6 +19,7 @@ EMA_KIMG_BY_RESOLUTION = {32: 4.0}
 # r_t near 0.4, so at 0.6 augmentation never switched on; at 0.3 p climbs to about 0.16 by 200 kimg and KID
 # fell 5-10x from 120 kimg on (bench/RESULTS_quality.md, run 10).
 ADA_TARGET_BY_RESOLUTION = {32: 0.3}
+PATCH_R1_MODES = ("joint", "cells")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class TrainConfig:
     # With a patch-level discriminator head (`GANConfig.d_patch_res`): the weight of its loss, the mean over
     # patches, beside the image-level loss (R1 then penalises the gradient of their weighted sum).
     patch_weight: float = 1.0
+    # How R1 reaches the patch head. "joint": one penalty on the gradient of the image score plus the weighted
+    # mean of the cells, so each cell's gradient counts 1/cells of the image score's. "cells": a penalty of its
+    # own, `patch_weight` times the squared gradient of the cells' sum over their count (the cells' mean R1
+    # where their gradients do not overlap), so each cell is held about as smooth as the image score.
+    patch_r1: str = "joint"
     # LeCam regularisation of D (generative.nn.losses.lecam_penalty): its weight (0 switches it off) and the decay
     # of the running means of D's scores that anchor it. With a patch head, its cells get their own anchors.
     lecam_weight: float = 0.0
@@ -86,6 +92,8 @@ class TrainConfig:
         if not 1 <= self.style_mixing_from < self.gan.num_ws:
             raise GANConfigError(f"style_mixing_from={self.style_mixing_from!r} must lie in [1, {self.gan.num_ws - 1}]: "
                                  f"a crossover layer of this {self.gan.resolution} px generator's {self.gan.num_ws} styles")
+        if self.patch_r1 not in PATCH_R1_MODES:
+            raise GANConfigError(f"patch_r1={self.patch_r1!r} is unknown; choose one of {PATCH_R1_MODES}")
         unknown = sorted(set(self.augment_ops) - set(ALL_OPS))
         if unknown:
             raise GANConfigError(f"augment_ops {unknown} are unknown; choose from {ALL_OPS}")

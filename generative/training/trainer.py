@@ -230,7 +230,11 @@ class Trainer:
             loss_total = loss_total + cfg.lecam_weight * loss_lecam
         loss_r1 = None
         if do_r1:
-            loss_r1 = r1_penalty(r1_outputs, real)
+            if real_patches is not None and cfg.patch_r1 == "cells":
+                cells = real_patches[0].numel()
+                loss_r1 = r1_penalty(real_logits, real) + cfg.patch_weight * r1_penalty(real_patches, real) / cells
+            else:
+                loss_r1 = r1_penalty(r1_outputs, real)
             loss_total = loss_total + loss_r1 * (cfg.r1_gamma / 2 * cfg.r1_interval)
         self.opt_d.zero_grad(set_to_none=True)
         loss_total.backward()

@@ -116,6 +116,28 @@ def test_patch_head_learns_from_its_own_loss_and_its_weight_scales_it(tmp_path):
         tiny_config(patch_weight=-1.0)
 
 
+def test_patch_r1_cells_penalises_each_cell_on_its_own(tmp_path):
+    data = images()
+    runs = {}
+    for mode in ("joint", "cells"):
+        trainer = Trainer(config=tiny_config(d_patch_res=8, patch_r1=mode, r1_gamma=10.0, r1_interval=1),
+                          dataset=data, run_dir=tmp_path / mode)
+        runs[mode] = (trainer, [trainer.train_step() for _ in range(2)])
+    joint, cells = runs["joint"], runs["cells"]
+    # Same seed, same data: the first step's R1 differs only in how the patch head enters it. At 8 px the
+    # patch map has 64 cells, so the per-cell penalty weighs the head's gradient far more than their mean does.
+    assert cells[1][0]["loss_r1"] > joint[1][0]["loss_r1"] > 0
+    assert all(math.isfinite(v) for _, losses in runs.values() for step in losses for v in step.values())
+    assert not all(torch.equal(a, b) for a, b in zip(joint[0].D.parameters(), cells[0].D.parameters(), strict=True))
+    # The mode is stored with the run; a checkpoint config written before it existed trains as "joint".
+    assert TrainConfig.from_dict(cells[0].config.to_dict()).patch_r1 == "cells"
+    old = joint[0].config.to_dict()
+    del old["patch_r1"]
+    assert TrainConfig.from_dict(old).patch_r1 == "joint"
+    with pytest.raises(GANConfigError, match="patch_r1='pixels' is unknown"):
+        tiny_config(patch_r1="pixels")
+
+
 def test_lecam_anchors_follow_d_scores_and_its_penalty_changes_the_d_step(tmp_path):
     data = images()
     runs = {}
