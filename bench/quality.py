@@ -204,6 +204,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # coarse rose, seed 10's finest rose (47.1 against 32.3) with 2.3x the KID: not pursued.
     # Run 29: R1 has barely reached the patch head (its cells enter the penalty through their mean, 1/256 of the
     # image score's weight each at 16 px): a penalty of its own per cell (`TrainConfig.patch_r1`).
+    # 20 minutes beside the default and the DCGAN on seeds 7 and 9: 29.0 / 36.0 against 30.5 / 36.7 (DCGAN 24.9 /
+    # 45.2), KID 0.0005 / 0.0007 against 0.0006 / -0.0002: inside the default's point spread, not adopted. `dmin32` on
+    # the new default in the same run (seeds 8 and 10): 43.4 / 49.7 against 37.7 / 37.5, not adopted.
     "patchr1": ({}, {"patch_r1": "cells"}),
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
     "dcgan": None,
