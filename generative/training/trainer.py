@@ -217,10 +217,8 @@ class Trainer:
         real_logits, real_patches = self.D.score(self._augment(real), c_real)
         fake_logits, fake_patches = self.D.score(self._augment(fake), c_fake)
         loss_d = discriminator_loss(real_logits, fake_logits)
-        r1_outputs = real_logits
         if real_patches is not None:
             loss_d = loss_d + cfg.patch_weight * discriminator_loss(real_patches, fake_patches)
-            r1_outputs = real_logits + cfg.patch_weight * real_patches.mean(dim=(1, 2))
         loss_total = loss_d
         loss_lecam = None
         if cfg.lecam_weight > 0:
@@ -230,11 +228,13 @@ class Trainer:
             loss_total = loss_total + cfg.lecam_weight * loss_lecam
         loss_r1 = None
         if do_r1:
-            if real_patches is not None and cfg.patch_r1 == "cells":
+            if real_patches is None:
+                loss_r1 = r1_penalty(real_logits, real)
+            elif cfg.patch_r1 == "cells":
                 cells = real_patches[0].numel()
                 loss_r1 = r1_penalty(real_logits, real) + cfg.patch_weight * r1_penalty(real_patches, real) / cells
             else:
-                loss_r1 = r1_penalty(r1_outputs, real)
+                loss_r1 = r1_penalty(real_logits + cfg.patch_weight * real_patches.mean(dim=(1, 2)), real)
             loss_total = loss_total + loss_r1 * (cfg.r1_gamma / 2 * cfg.r1_interval)
         self.opt_d.zero_grad(set_to_none=True)
         loss_total.backward()
