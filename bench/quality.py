@@ -205,7 +205,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 29: R1 has barely reached the patch head (its cells enter the penalty through their mean, 1/256 of the
     # image score's weight each at 16 px): a penalty of its own per cell (`TrainConfig.patch_r1`).
     # 20 minutes beside the default and the DCGAN on seeds 7 and 9: 29.0 / 36.0 against 30.5 / 36.7 (DCGAN 24.9 /
-    # 45.2), KID 0.0005 / 0.0007 against 0.0006 / -0.0002: inside the default's point spread, not adopted. `dmin32` on
+    # 45.2), KID 0.0005 / 0.0007 against 0.0006 / -0.0002: inside the default's point spread. At 10 minutes on seeds 8
+    # and 10: 56.2 / 46.4 against 36.5 / 50.0 (finest level 55.0 / 58.8 against 34.0 / 32.1): not pursued. `dmin32` on
     # the new default in the same run (seeds 8 and 10): 43.4 / 49.7 against 37.7 / 37.5, not adopted.
     "patchr1": ({}, {"patch_r1": "cells"}),
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
