@@ -209,6 +209,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # and 10: 56.2 / 46.4 against 36.5 / 50.0 (finest level 55.0 / 58.8 against 34.0 / 32.1): not pursued. `dmin32` on
     # the new default in the same run (seeds 8 and 10): 43.4 / 49.7 against 37.7 / 37.5, not adopted.
     "patchr1": ({}, {"patch_r1": "cells"}),
+    # Run 30, the fast Intel Xeon (family 6 model 167): `gmin32` (above, G 32 channels at 32 px) on the no-skips default,
+    # 20 minutes beside it and the DCGAN on seeds 9, 10, 7, 8: SWD 33.5 / 50.0 / 41.4 / 39.6 against 34.5 / 42.6 / 36.5 /
+    # 35.5 (DCGAN 45.1 / 49.0 / 33.6 / 31.5); its finest level lower in seeds 9 and 10, higher in 7 and 8: not adopted.
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
     "dcgan": None,
 }
