@@ -212,6 +212,8 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 30, the fast Intel Xeon (family 6 model 167): `gmin32` (above, G 32 channels at 32 px) on the no-skips default,
     # 20 minutes beside it and the DCGAN on seeds 9, 10, 7, 8: SWD 33.5 / 50.0 / 41.4 / 39.6 against 34.5 / 42.6 / 36.5 /
     # 35.5 (DCGAN 45.1 / 49.0 / 33.6 / 31.5); its finest level lower in seeds 9 and 10, higher in 7 and 8: not adopted.
+    # Run 31 (Intel model 207): the default lost seeds 5 and 6 to the DCGAN twice on the finest level; `skips` (above)
+    # beside it on seeds 5-8: SWD 30.9 / 44.3 / 34.1 / 40.3 against 49.9 / 43.2 / 35.7 / 36.7: split, the default stays.
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
     "dcgan": None,
 }
