@@ -215,6 +215,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # Run 31 (Intel model 207): the default lost seeds 5 and 6 to the DCGAN twice on the finest level; `skips` (above)
     # beside it on seeds 5-8: SWD 30.9 / 44.3 / 34.1 / 40.3 against 49.9 / 43.2 / 35.7 / 36.7: split, the default stays.
     "tconv32n": ({"top_upsample": "transposed-nearest"}, {}),
+    # Run 32: RGB skips into the top only. Without skips the coarse level was lower (runs 28, 31) and with them the
+    # finest level on seed 5 (21.3 vs 50.2): one skip toRGB at 16 px, upsampled and added to the top block's, no lower skips.
+    "topskip": ({"rgb_skips": True, "rgb_skip_min_res": 16}, {}),
     "dcgan": None,
 }
 

@@ -75,6 +75,10 @@ class GANConfig:
     # image is the sum of all of them, each upsampled (bilinear) to full size. Low octaves then come
     # from low-resolution blocks, and the top block only adds detail.
     rgb_skips: bool = False
+    # With `rgb_skips`, only blocks whose feature maps are at least this size get a skip toRGB (4: every block
+    # below the top). The top octave's size over two (16 at 32 px) keeps one skip: the image is the top block's
+    # toRGB plus the block below's, upsampled, while the lower blocks reach the image only through the features.
+    rgb_skip_min_res: int = 4
     # Kernel size of the top toRGB: 1 (a per-pixel colour mix) or 3 (it also shapes the finest detail).
     rgb_kernel: int = 1
     # Per-pixel noise inputs (StyleGAN's stochastic variation): every modulated 3x3 conv adds a
@@ -127,6 +131,9 @@ class GANConfig:
         if self.noise_min_res not in (4, *self.block_resolutions):
             raise GANConfigError(f"noise_min_res={self.noise_min_res!r} must be 4 or a block resolution "
                                  f"{tuple(self.block_resolutions)} of this {self.resolution} px network")
+        if self.rgb_skip_min_res not in (4, *self.block_resolutions[:-1]):
+            raise GANConfigError(f"rgb_skip_min_res={self.rgb_skip_min_res!r} must be 4 or a block resolution below "
+                                 f"the top {tuple(self.block_resolutions[:-1])} of this {self.resolution} px network")
         if self.g_input not in G_INPUTS:
             raise GANConfigError(f"g_input={self.g_input!r} is unknown; choose one of {G_INPUTS}")
         if self.mbstd_group < 1:

@@ -118,6 +118,8 @@ class SynthesisNetwork(nn.Module):
         self.rgb_skips = nn.ModuleDict()
         if config.rgb_skips:
             for res in (4, *config.block_resolutions[:-1]):
+                if res < config.rgb_skip_min_res:
+                    continue
                 self.rgb_skips[str(res)] = ModulatedConv2d(channels[res], config.img_channels, w_dim=config.w_dim,
                                                            kernel_size=1, demodulate=False, activate=False)
         # Each excitation gates the block `sle_span` octaves above its source; index by target block.
@@ -156,7 +158,7 @@ class SynthesisNetwork(nn.Module):
         x = self.conv4(x, ws[:, 0], per_layer[0])
         feats = {4: x}
         # A toRGB reads the w of the layer after it (the last toRGB has its own), as in StyleGAN2.
-        rgb = self.rgb_skips["4"](x, ws[:, 1]) if self.rgb_skips else None
+        rgb = self.rgb_skips["4"](x, ws[:, 1]) if "4" in self.rgb_skips else None
         res = 4
         for i, block in enumerate(self.blocks):
             res *= 2
@@ -166,8 +168,9 @@ class SynthesisNetwork(nn.Module):
             feats[res] = x
             if rgb is not None:
                 rgb = upsample2x(rgb, "bilinear")
-                if str(res) in self.rgb_skips:
-                    rgb = rgb + self.rgb_skips[str(res)](x, ws[:, 3 + 2 * i])
+            if str(res) in self.rgb_skips:
+                skip = self.rgb_skips[str(res)](x, ws[:, 3 + 2 * i])
+                rgb = skip if rgb is None else rgb + skip
         img = self.to_rgb(x, ws[:, -1])
         if rgb is not None:
             img = img + rgb

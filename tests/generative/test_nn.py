@@ -346,6 +346,37 @@ def test_rgb_skips_sum_an_rgb_image_from_every_block():
     assert GANConfig.from_dict(stored).rgb_skips is False
 
 
+def test_rgb_skip_min_res_keeps_only_the_upper_skips():
+    from generative.nn.layers import upsample2x
+
+    cfg = tiny(rgb_skips=True, rgb_skip_min_res=16, output="linear")
+    G = seeded(Generator, cfg)
+    synthesis = G.synthesis
+    assert list(synthesis.rgb_skips) == ["16"]
+    plain = Generator(tiny(output="linear"))
+    plain.load_state_dict({k: v for k, v in G.state_dict().items() if ".rgb_skips." not in k})
+    ws = G.mapping(torch.randn(2, cfg.z_dim, generator=torch.Generator().manual_seed(5)))
+    with torch.no_grad():
+        # The one skip reads the 16 px block's output with the w of the next layer; the 4 and 8 px
+        # features reach the image only through the blocks above them.
+        x = synthesis.conv4(synthesis.const.expand(2, -1, -1, -1), ws[:, 0])
+        for i, block in enumerate(synthesis.blocks[:2]):
+            x = block(x, ws[:, 1 + 2 * i], ws[:, 2 + 2 * i])
+        assert 16 not in synthesis.sle_sources
+        expected = upsample2x(synthesis.rgb_skips["16"](x, ws[:, 5]), "bilinear")
+        difference = G.synthesis(ws) - plain.synthesis(ws)
+    torch.testing.assert_close(difference, expected, rtol=1e-4, atol=1e-5)
+    assert difference.abs().max() > 0.01
+    # Without `rgb_skips` the setting adds nothing; a size that is not a block below the top is refused.
+    assert not Generator(tiny(rgb_skip_min_res=16)).synthesis.rgb_skips
+    for bad in (2, 12, 32):
+        with pytest.raises(GANConfigError, match=f"rgb_skip_min_res={bad}.*4 or a block resolution below the top"):
+            tiny(rgb_skips=True, rgb_skip_min_res=bad)
+    stored = cfg.to_dict()
+    del stored["rgb_skip_min_res"]
+    assert len(Generator(GANConfig.from_dict(stored)).synthesis.rgb_skips) == 3
+
+
 def test_lowpass_discriminator_blocks_filter_before_subsampling():
     from generative.nn.layers import downsample2x, lowpass_downsample2x
 

@@ -417,9 +417,10 @@ def test_trains_from_a_dataset_of_float_images_with_labels(tmp_path):
     assert trainer.step == 1
 
 
-@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"noise": True}, {"noise": True, "noise_min_res": 32},
-                                  {"upsample": "transposed", "rgb_kernel": 3}, {"g_input": "mapped"}],
-                         ids=["plain", "skips", "noise", "noise-top", "learned-up", "mapped-input"])
+@pytest.mark.parametrize("arch", [{}, {"rgb_skips": True}, {"rgb_skips": True, "rgb_skip_min_res": 16}, {"noise": True},
+                                  {"noise": True, "noise_min_res": 32}, {"upsample": "transposed", "rgb_kernel": 3},
+                                  {"g_input": "mapped"}],
+                         ids=["plain", "skips", "top-skip", "noise", "noise-top", "learned-up", "mapped-input"])
 def test_export_loads_and_generates(tmp_path, arch):
     config = tiny_config(**arch)
     trainer = Trainer(config=config, dataset=images(), run_dir=tmp_path)
