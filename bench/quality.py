@@ -220,6 +220,9 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     # 20 minutes beside the default and the DCGAN on seeds 5-8 (AMD EPYC): SWD 32.0 / 37.9 / 35.9 / 37.7 against 36.6 /
     # 39.8 / 28.4 / 37.9 (seed 7's coarse level 49.5 against 33.8), KID lower on 5 and 8, higher on 6 and 7: not adopted.
     "topskip": ({"rgb_skips": True, "rgb_skip_min_res": 16}, {}),
+    # Run 33: every loss to the DCGAN is on the finest level, the 32 px Laplacian band. D also reads that band (the
+    # metric's own filter) as three more input channels, so its one full-size layer sees edges and texture directly.
+    "highpass": ({"d_highpass": True}, {}),
     "dcgan": None,
 }
 

@@ -53,6 +53,11 @@ class GANConfig:
     # What the patch head reads: "shared", the image head's own blocks (one trunk learns both judgements),
     # or "own", a separate fromRGB and blocks of the same widths down to d_patch_res (two discriminators).
     d_patch_trunk: str = "shared"
+    # The discriminator also reads the image's finest Laplacian band (the image minus its blurred, halved and
+    # re-doubled copy: edges and fine texture, zero on flat areas) as extra input channels beside the colours, so
+    # its first layer sees fine detail directly rather than having to separate it from colour and layout first.
+    # This band is the finest level of the SWD metric's pyramid, where at 32 px the default lost to the DCGAN.
+    d_highpass: bool = False
     num_classes: int = 0
     # Skip-layer excitation: a low-resolution block gates the channels of the block `sle_span`
     # octaves above it, giving the generator a short gradient path (FastGAN-style).
@@ -117,6 +122,9 @@ class GANConfig:
                                  f"discriminator's feature-map sizes {tuple(self.d_patch_resolutions)}")
         if self.d_patch_trunk not in PATCH_TRUNKS:
             raise GANConfigError(f"d_patch_trunk={self.d_patch_trunk!r} is unknown; choose one of {PATCH_TRUNKS}")
+        for name in ("d_highpass", "rgb_skips", "noise", "sle"):
+            if not isinstance(getattr(self, name), bool):
+                raise GANConfigError(f"{name}={getattr(self, name)!r} must be true or false")
         if self.num_classes < 0:
             raise GANConfigError(f"num_classes={self.num_classes!r} must be 0 (unconditional) or more")
         if self.upsample not in UPSAMPLE_MODES:
@@ -170,6 +178,11 @@ class GANConfig:
     def block_resolutions(self) -> list[int]:
         """Feature-map sizes of the synthesis blocks after the 4x4 input: 8, 16, ..., resolution."""
         return [2**i for i in range(3, self.log2_res + 1)]
+
+    @property
+    def d_input_channels(self) -> int:
+        """Channels the discriminator's first layer reads: the image's, twice over with `d_highpass`."""
+        return self.img_channels * (2 if self.d_highpass else 1)
 
     @property
     def d_patch_resolutions(self) -> list[int]:

@@ -175,6 +175,29 @@ def lowpass_downsample2x(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, kernel.expand(c, 1, 4, 4), stride=2, padding=1, groups=c)
 
 
+# Binomial [1, 4, 6, 4, 1] taps: the 5-tap blur of a Burt-Adelson Laplacian pyramid (the one the SWD metric uses).
+_BINOMIAL5 = (1.0, 4.0, 6.0, 4.0, 1.0)
+
+
+def laplacian_detail(x: torch.Tensor) -> torch.Tensor:
+    """The finest band of x's Laplacian pyramid: x minus its blurred, halved and re-doubled copy.
+
+    Flat areas and smooth gradients give zero; edges and fine texture are what remain. Two depthwise
+    convolutions (a strided blur down, a blur of the zero-filled doubled grid up), differentiable in x.
+    """
+    n, c, h, w = x.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"laplacian_detail needs even height and width, got {h}x{w}")
+    taps = torch.tensor(_BINOMIAL5, dtype=x.dtype, device=x.device)
+    kernel = (torch.outer(taps, taps) / taps.sum() ** 2).expand(c, 1, 5, 5)
+    low = F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), kernel, stride=2, groups=c)
+    # Zero-insertion doubling and the same blur (reflected at the border, so a flat image gives zero
+    # everywhere): four times the kernel keeps the mean level.
+    up = low.new_zeros(n, c, h, w)
+    up[:, :, ::2, ::2] = low
+    return x - F.conv2d(F.pad(up, (2, 2, 2, 2), mode="reflect"), kernel * 4.0, groups=c)
+
+
 def minibatch_stddev(x: torch.Tensor, *, group_size: int) -> torch.Tensor:
     """Append one feature map holding the spread of features across a group of samples.
 

@@ -602,3 +602,52 @@ def test_mapped_input_gives_each_latent_its_own_4x4_layout():
     stored = tiny().to_dict()
     del stored["g_input"]
     assert GANConfig.from_dict(stored).g_input == "const"
+
+
+def test_highpass_discriminator_reads_the_metrics_finest_laplacian_band():
+    from generative.metrics.swd import laplacian_pyramid
+    from generative.nn.discriminator import HIGHPASS_GAIN
+    from generative.nn.layers import laplacian_detail
+
+    # The band is the SWD metric's finest pyramid level, computed with two depthwise convolutions; flat areas
+    # give exactly zero (border included), and odd sizes are refused.
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(laplacian_detail(x), laplacian_pyramid(x)[0], atol=1e-5, rtol=0)
+    assert laplacian_detail(torch.full((2, 3, 8, 8), 0.3)).abs().max() < 1e-6
+    with pytest.raises(ValueError, match="even height and width, got 7x8"):
+        laplacian_detail(torch.zeros(1, 3, 7, 8))
+    captured: list[torch.Tensor] = []
+    for trunk in ("shared", "own"):
+        cfg = tiny(d_highpass=True, d_patch_res=16, d_patch_trunk=trunk)
+        D = seeded(Discriminator, cfg)
+        assert D.from_rgb.weight.shape[1] == 6 and cfg.d_input_channels == 6
+        if trunk == "own":
+            assert D.patch_trunk[0].weight.shape[1] == 6
+        # The extra channels carry the band at HIGHPASS_GAIN: fromRGB's output is its weights applied by hand.
+        captured.clear()
+        hook = D.from_rgb.register_forward_hook(lambda m, args, out: captured.append(args[0]))
+        logits, patches = D.score(x)
+        hook.remove()
+        torch.testing.assert_close(captured[0], torch.cat([x, laplacian_detail(x) * HIGHPASS_GAIN], dim=1))
+        assert patches.shape == (4, 16, 16)
+        # On a flat-coloured image the band is zero, so its weights change nothing; on a textured one they do.
+        flat = torch.full((4, 3, 32, 32), 0.2)
+        before_flat, before_x = D(flat), D(x)
+        with torch.no_grad():
+            D.from_rgb.weight[:, 3:].mul_(3.0)
+        torch.testing.assert_close(D(flat), before_flat)
+        assert (D(x) - before_x).abs().min() > 1e-5
+    # R1 needs gradients w.r.t. the image; they reach it through both the colours and the band.
+    img = x.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(D(img).sum(), img)
+    assert grad.abs().sum() > 0 and torch.isfinite(grad).all()
+    # Off by default everywhere, with three input channels; a stored config without the field loads without it.
+    assert not any(GANConfig.default(r).d_highpass for r in SUPPORTED_RESOLUTIONS)
+    assert Discriminator(tiny()).from_rgb.weight.shape[1] == 3
+    stored = cfg.to_dict()
+    del stored["d_highpass"]
+    assert GANConfig.from_dict(stored).d_highpass is False
+    for bad in ("yes", 1):
+        with pytest.raises(GANConfigError, match=f"d_highpass={bad!r} must be true or false"):
+            tiny(d_highpass=bad)
