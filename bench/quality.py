@@ -222,7 +222,11 @@ VARIANTS: dict[str, tuple[dict, dict] | None] = {
     "topskip": ({"rgb_skips": True, "rgb_skip_min_res": 16}, {}),
     # Run 33: every loss to the DCGAN is on the finest level, the 32 px Laplacian band. D also reads that band (the
     # metric's own filter) as three more input channels, so its one full-size layer sees edges and texture directly.
+    # 20 minutes beside the default and the DCGAN on seeds 5-8 (AMD EPYC family 25 model 1, ~131-141 kimg): SWD 32.6 /
+    # 41.3 / 26.4 / 35.4 against 43.9 / 44.0 / 31.8 / 32.3, the finest level lower in the same three seeds; KID split;
+    # against the DCGAN SWD and KID lower in all four. The 32 px default since run 33.
     "highpass": ({"d_highpass": True}, {}),
+    "nohighpass": ({"d_highpass": False}, {}),  # the 32 px default before run 33
     "dcgan": None,
 }
 

@@ -60,6 +60,9 @@ def test_config_rejects_bad_input():
         GANConfig.from_dict({"resolution": 32, "colour": 1})
     with pytest.raises(GANConfigError, match="channel_min=0"):
         GANConfig(channel_min=0)
+    for switch in ("rgb_skips", "noise", "sle"):
+        with pytest.raises(GANConfigError, match=f"{switch}='no' must be true or false"):
+            GANConfig(**{switch: "no"})
 
 
 def test_channel_min_widens_only_the_narrow_high_resolution_layers():
@@ -642,12 +645,13 @@ def test_highpass_discriminator_reads_the_metrics_finest_laplacian_band():
     img = x.clone().requires_grad_()
     (grad,) = torch.autograd.grad(D(img).sum(), img)
     assert grad.abs().sum() > 0 and torch.isfinite(grad).all()
-    # Off by default everywhere, with three input channels; a stored config without the field loads without it.
-    assert not any(GANConfig.default(r).d_highpass for r in SUPPORTED_RESOLUTIONS)
+    # On by default at 32 px only (run 33); a plain config reads three channels, and a stored config without the
+    # field (a 32 px default from before run 33 included) loads without the band.
+    assert [GANConfig.default(r).d_highpass for r in SUPPORTED_RESOLUTIONS] == [True, False, False, False]
     assert Discriminator(tiny()).from_rgb.weight.shape[1] == 3
-    stored = cfg.to_dict()
-    del stored["d_highpass"]
-    assert GANConfig.from_dict(stored).d_highpass is False
+    for stored in (cfg.to_dict(), GANConfig.default(32).to_dict()):
+        del stored["d_highpass"]
+        assert GANConfig.from_dict(stored).d_highpass is False
     for bad in ("yes", 1):
         with pytest.raises(GANConfigError, match=f"d_highpass={bad!r} must be true or false"):
             tiny(d_highpass=bad)
