@@ -167,12 +167,15 @@ def downsample2x(x: torch.Tensor) -> torch.Tensor:
 _BINOMIAL4 = (1.0, 3.0, 3.0, 1.0)
 
 
+def _depthwise_blur_kernel(taps: tuple[float, ...], x: torch.Tensor) -> torch.Tensor:
+    """The separable 2-D filter of `taps`, normalised to sum 1, as a depthwise kernel [C, 1, k, k] for x."""
+    t = torch.tensor(taps, dtype=x.dtype, device=x.device)
+    return (torch.outer(t, t) / t.sum() ** 2).expand(x.shape[1], 1, len(taps), len(taps))
+
+
 def lowpass_downsample2x(x: torch.Tensor) -> torch.Tensor:
     """Blur with the separable binomial filter, then keep every second pixel (one depthwise conv)."""
-    taps = torch.tensor(_BINOMIAL4, dtype=x.dtype, device=x.device)
-    kernel = torch.outer(taps, taps) / taps.sum() ** 2
-    c = x.shape[1]
-    return F.conv2d(x, kernel.expand(c, 1, 4, 4), stride=2, padding=1, groups=c)
+    return F.conv2d(x, _depthwise_blur_kernel(_BINOMIAL4, x), stride=2, padding=1, groups=x.shape[1])
 
 
 # Binomial [1, 4, 6, 4, 1] taps: the 5-tap blur of a Burt-Adelson Laplacian pyramid (the one the SWD metric uses).
@@ -182,14 +185,13 @@ _BINOMIAL5 = (1.0, 4.0, 6.0, 4.0, 1.0)
 def laplacian_detail(x: torch.Tensor) -> torch.Tensor:
     """The finest band of x's Laplacian pyramid: x minus its blurred, halved and re-doubled copy.
 
-    Flat areas and smooth gradients give zero; edges and fine texture are what remain. Two depthwise
+    Flat areas give zero (smooth gradients nearly so); edges and fine texture are what remain. Two depthwise
     convolutions (a strided blur down, a blur of the zero-filled doubled grid up), differentiable in x.
     """
     n, c, h, w = x.shape
     if h % 2 or w % 2:
         raise ValueError(f"laplacian_detail needs even height and width, got {h}x{w}")
-    taps = torch.tensor(_BINOMIAL5, dtype=x.dtype, device=x.device)
-    kernel = (torch.outer(taps, taps) / taps.sum() ** 2).expand(c, 1, 5, 5)
+    kernel = _depthwise_blur_kernel(_BINOMIAL5, x)
     low = F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), kernel, stride=2, groups=c)
     # Zero-insertion doubling and the same blur (reflected at the border, so a flat image gives zero
     # everywhere): four times the kernel keeps the mean level.
